@@ -1,0 +1,342 @@
+/* outreachctl.c - the operators' command line: global options, the verb
+ * table, and the verbs that are one control-socket request each (status,
+ * backup, reload).  Human output by default, --json for scripts; exit
+ * codes from sysexits.h. */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "client.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: outreachctl [-s SOCKET] [--json] VERB [ARGS]\n"
+	    "\n"
+	    "Verbs:\n"
+	    "  publish    publish an event and wait for the daemon's reply\n"
+	    "  keygen     make a CURVE key pair\n"
+	    "  status     the daemon's state and counters\n"
+	    "  backup     write an online, consistent copy of the journal\n"
+	    "  reload     reload configuration and allow-list (as SIGHUP)\n"
+	    "\n"
+	    "Options:\n"
+	    "  -s, --socket PATH   control socket (default "
+	    "$OUTREACHCTL_SOCKET or\n"
+	    "                      " CTL_DEFAULT_SOCKET ")\n"
+	    "      --json          machine-readable output\n"
+	    "      --version       print the version\n"
+	    "\n"
+	    "'outreachctl VERB --help' describes each verb; see also "
+	    "outreachctl(1).\n");
+}
+
+static int
+wants_help(int argc, char **argv)
+{
+	int	i;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 1;
+	return 0;
+}
+
+static const char *
+human_bytes(long long n, char *out, size_t outlen)
+{
+	if (n >= 10LL << 20)
+		snprintf(out, outlen, "%lld MiB", n >> 20);
+	else if (n >= 10LL << 10)
+		snprintf(out, outlen, "%lld KiB", n >> 10);
+	else
+		snprintf(out, outlen, "%lld B", n);
+	return out;
+}
+
+static long long
+jint(json_t *o, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+static int
+cmd_status(const struct client_opts *o, int argc, char **argv)
+{
+	json_t		*req, *r, *j, *in, *codes, *feeds, *v;
+	const char	*k;
+	char		 b1[32], b2[32];
+	long long	 up;
+	size_t		 i;
+	int		 rc, first;
+
+	if (wants_help(argc, argv)) {
+		printf("usage: outreachctl status [--json]\n\nShows the "
+		    "daemon's version, uptime, journal settings (mode and\n"
+		    "synchronous), sizes, and intake counters.\n");
+		return 0;
+	}
+	if (argc > 1) {
+		fprintf(stderr, "usage: outreachctl status\n");
+		return EX_USAGE;
+	}
+	req = json_pack("{s:s}", "cmd", "status");
+	r = ctl_call(o, req, NULL, &rc);
+	json_decref(req);
+	if (r == NULL)
+		return rc;
+	if (o->json) {
+		json_dumpf(r, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(r);
+		return 0;
+	}
+	up = jint(r, "uptime_s");
+	printf("outreachd %s, pid %lld, up %lldd %02lld:%02lld:%02lld\n",
+	    json_string_value(json_object_get(r, "version")), jint(r, "pid"),
+	    up / 86400, up / 3600 % 24, up / 60 % 60, up % 60);
+	printf("config      %s (reloads %lld, failed %lld)\n",
+	    json_string_value(json_object_get(r, "config")),
+	    jint(r, "reloads"), jint(r, "reload_failures"));
+	printf("posts       %lld, publishers %lld\n", jint(r, "posts"),
+	    jint(r, "publishers"));
+	j = json_object_get(r, "journal");
+	printf("journal     mode %s, synchronous %s, schema %lld\n",
+	    json_string_value(json_object_get(j, "mode")),
+	    json_string_value(json_object_get(j, "synchronous")),
+	    jint(j, "schema"));
+	printf("            %lld events, %lld contacts, %lld deliveries; "
+	    "%s + WAL %s\n", jint(j, "events"), jint(j, "contacts"),
+	    jint(j, "deliveries"), human_bytes(jint(j, "db_bytes"), b1,
+	    sizeof(b1)), human_bytes(jint(j, "wal_bytes"), b2, sizeof(b2)));
+	in = json_object_get(r, "ingest");
+	printf("ingest      received %lld, accepted %lld, duplicate %lld, "
+	    "rejected %lld\n", jint(in, "received"), jint(in, "accepted"),
+	    jint(in, "duplicate"), jint(in, "rejected"));
+	codes = json_object_get(in, "rejected_by_code");
+	first = 1;
+	json_object_foreach(codes, k, v) {
+		if (json_integer_value(v) == 0)
+			continue;
+		printf("%s%s %lld", first ? "  rejected  " : ", ", k,
+		    (long long)json_integer_value(v));
+		first = 0;
+	}
+	if (!first)
+		putchar('\n');
+	printf("handshakes  allowed %lld, refused %lld\n",
+	    jint(in, "handshakes_allowed"), jint(in, "handshakes_refused"));
+	feeds = json_object_get(in, "feeds");
+	if (json_array_size(feeds) > 0) {
+		printf("feeds       received %lld, stored %lld, duplicate "
+		    "%lld, rejected %lld, lost %lld, gaps %lld\n",
+		    jint(in, "feed_received"), jint(in, "feed_stored"),
+		    jint(in, "feed_duplicate"), jint(in, "feed_rejected"),
+		    jint(in, "feed_lost"), jint(in, "gaps"));
+		json_array_foreach(feeds, i, v)
+			printf("  %-10s post %s, last seq %lld, gaps %lld\n",
+			    json_string_value(json_object_get(v, "name")),
+			    json_string_value(json_object_get(v, "post")),
+			    jint(v, "last_seq"), jint(v, "gaps"));
+	}
+	json_decref(r);
+	return 0;
+}
+
+/* The daemon makes the copy and passes its descriptor; we write FILE,
+ * which the operator may write and the hardened daemon may not. */
+static int
+cmd_backup(const struct client_opts *o, int argc, char **argv)
+{
+	json_t	*req, *r;
+	char	 chunk[65536], *tmp = NULL;
+	ssize_t	 n;
+	int	 fd = -1, out = -1, rc;
+	size_t	 tlen;
+
+	if (wants_help(argc, argv)) {
+		printf("usage: outreachctl backup FILE\n\nWrites an online, "
+		    "consistent copy of the journal (SQLite backup API)\nto "
+		    "FILE, which must not exist.  The daemon keeps running.\n");
+		return 0;
+	}
+	if (argc != 2) {
+		fprintf(stderr, "usage: outreachctl backup FILE\n");
+		return EX_USAGE;
+	}
+	if (access(argv[1], F_OK) == 0) {
+		fprintf(stderr, "outreachctl: backup: %s exists; choose "
+		    "another name\n", argv[1]);
+		return EX_CANTCREAT;
+	}
+	tlen = strlen(argv[1]) + 16;
+	if ((tmp = malloc(tlen)) == NULL)
+		return EX_OSERR;
+	snprintf(tmp, tlen, "%s.partial", argv[1]);
+	if ((out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) == -1) {
+		fprintf(stderr, "outreachctl: backup: %s: %s\n", tmp,
+		    strerror(errno));
+		free(tmp);
+		return EX_CANTCREAT;
+	}
+	req = json_pack("{s:s}", "cmd", "backup");
+	r = ctl_call(o, req, &fd, &rc);
+	json_decref(req);
+	if (r == NULL)
+		goto fail;
+	if (fd == -1) {
+		fprintf(stderr, "outreachctl: backup: the daemon sent no "
+		    "file\n");
+		rc = EX_PROTOCOL;
+		goto fail;
+	}
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		if (write(out, chunk, (size_t)n) != n) {
+			n = -1;
+			break;
+		}
+	if (n == -1 || fsync(out) == -1 || close(out) == -1) {
+		out = -1;
+		fprintf(stderr, "outreachctl: backup: %s: %s\n", tmp,
+		    strerror(errno));
+		rc = EX_IOERR;
+		goto fail;
+	}
+	out = -1;
+	if (rename(tmp, argv[1]) == -1) {
+		fprintf(stderr, "outreachctl: backup: %s: %s\n", argv[1],
+		    strerror(errno));
+		rc = EX_CANTCREAT;
+		goto fail;
+	}
+	if (o->json) {
+		json_object_set_new(r, "file", json_string(argv[1]));
+		json_dumpf(r, stdout, 0);
+		putchar('\n');
+	} else
+		printf("backup written to %s (%lld bytes)\n", argv[1],
+		    (long long)json_integer_value(json_object_get(r, "bytes")));
+	json_decref(r);
+	close(fd);
+	free(tmp);
+	return 0;
+fail:
+	json_decref(r);
+	if (fd != -1)
+		close(fd);
+	if (out != -1)
+		close(out);
+	unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+static int
+cmd_reload(const struct client_opts *o, int argc, char **argv)
+{
+	json_t	*req, *r;
+	int	 rc;
+
+	if (wants_help(argc, argv)) {
+		printf("usage: outreachctl reload\n\nAsks the daemon to "
+		    "reload its configuration and allow-list, as SIGHUP\n"
+		    "does; an invalid configuration is reported and the "
+		    "running one stays.\n");
+		return 0;
+	}
+	req = json_pack("{s:s}", "cmd", "reload");
+	r = ctl_call(o, req, NULL, &rc);
+	json_decref(req);
+	if (r == NULL)
+		return rc == EX_SOFTWARE ? EX_CONFIG : rc;
+	if (o->json) {
+		json_dumpf(r, stdout, 0);
+		putchar('\n');
+	} else
+		printf("reloaded\n");
+	json_decref(r);
+	return 0;
+}
+
+static const struct {
+	const char	*name;
+	int		(*fn)(const struct client_opts *, int, char **);
+} verbs[] = {
+	{ "publish", cmd_publish },
+	{ "keygen", cmd_keygen },
+	{ "status", cmd_status },
+	{ "backup", cmd_backup },
+	{ "reload", cmd_reload },
+};
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct client_opts	 o;
+	size_t			 i;
+	int			 ch, vi, j;
+
+	memset(&o, 0, sizeof(o));
+	o.socket = getenv("OUTREACHCTL_SOCKET");
+	if (o.socket == NULL)
+		o.socket = CTL_DEFAULT_SOCKET;
+	/* Global options stop at the verb; --json may also follow it. */
+	while ((ch = getopt_long(argc, argv, "+s:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			o.socket = optarg;
+			break;
+		case 'j':
+			o.json = 1;
+			break;
+		case 'V':
+			printf("outreachctl %s\n", OUTREACH_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	vi = optind;
+	for (j = vi + 1; j < argc; j++)
+		if (strcmp(argv[j], "--json") == 0) {
+			o.json = 1;
+			memmove(&argv[j], &argv[j + 1],
+			    (size_t)(argc - j) * sizeof(*argv));
+			argc--;
+			j--;
+		}
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strcmp(argv[vi], verbs[i].name) == 0)
+			return verbs[i].fn(&o, argc - vi, argv + vi);
+	if (strcmp(argv[vi], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "outreachctl: unknown verb \"%s\"; see outreachctl "
+	    "--help\n", argv[vi]);
+	return EX_USAGE;
+}

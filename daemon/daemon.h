@@ -1,0 +1,52 @@
+/* daemon.h - the running daemon's state, shared by main.c (start, signals,
+ * reload, stop) and commands.c (control socket verbs).  One instance,
+ * owned by main(). */
+#ifndef OUTREACH_DAEMON_H
+#define OUTREACH_DAEMON_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "acl.h"
+#include "config.h"
+
+struct control;
+struct control_peer;
+struct ingest;
+struct journal;
+struct loop;
+
+struct daemon {
+	char			*config_path;
+	struct config		*cfg;		/* swapped whole on reload */
+	struct acl		*acl;
+	int			 dirty;		/* written since the last checkpoint */
+	struct journal		*jr;
+	struct ingest		*ing;
+	struct control		*ctl;
+	struct loop		*loop;
+	void			*zctx;
+	char			*control_path;
+	int			 sigfd;
+	int			 test_hooks;	/* OUTREACHD_TEST_HOOKS=1 */
+	int64_t			 started_ms;	/* wall clock */
+	int64_t			 started_mono;
+	int64_t			 reloads;
+	int64_t			 reload_failures;
+	int64_t			 next_checkpoint;
+	int64_t			 next_watchdog;
+	int			 stopping;
+	/* backup in progress */
+	int			 backup_active;
+	uint64_t		 backup_conn;
+	char			*backup_tmp;
+};
+
+/* commands.c: the control socket's callback and its timer. */
+json_t	*commands_handle(void *arg, const struct control_peer *, json_t *req);
+int64_t	 commands_due(void *arg);
+void	 commands_run(void *arg);
+/* main.c: reload config and allow-list; 0 or -1 (old ones kept). */
+int	 daemon_reload(struct daemon *, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,785 @@
+/* journal.c - the durable store on SQLite (see journal.h).
+ * Crash safety rests on three things: WAL with synchronous=FULL (a commit
+ * that returned is on disk), one transaction per loop turn whose commit
+ * precedes every ack, and schema migrations applied in a transaction each. */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "journal.h"
+#include "log.h"
+
+/* Each entry brings the schema from version i to i + 1.  Never edit a
+ * released entry: add one. */
+static const char *const journal_migrations[] = {
+	/* 1: events, contacts, subscriptions, deliveries, audit, stats. */
+	"CREATE TABLE events ("
+	"  id            INTEGER PRIMARY KEY,"
+	"  post          TEXT NOT NULL,"
+	"  event_id      TEXT NOT NULL,"
+	"  topic         TEXT NOT NULL,"
+	"  type          TEXT NOT NULL,"
+	"  priority      INTEGER NOT NULL,"
+	"  status        TEXT NOT NULL"
+	"                CHECK (status IN ('actual','exercise','test')),"
+	"  sha256        BLOB NOT NULL,"
+	"  doc           TEXT NOT NULL,"
+	"  source        TEXT NOT NULL,"
+	"  publisher     TEXT,"
+	"  seq           INTEGER,"
+	"  received_at   INTEGER NOT NULL,"
+	"  not_before    INTEGER,"
+	"  expires_at    INTEGER,"
+	"  replaces      TEXT,"
+	"  cancel        INTEGER NOT NULL DEFAULT 0,"
+	"  recipients    INTEGER NOT NULL DEFAULT 0,"
+	"  fanout_cursor INTEGER NOT NULL DEFAULT 0,"
+	"  fanout_done   INTEGER NOT NULL DEFAULT 0,"
+	"  UNIQUE (post, event_id)"
+	");"
+	"CREATE INDEX events_received ON events (received_at);"
+	"CREATE INDEX events_source_seq ON events (source, seq);"
+	"CREATE TABLE contacts ("
+	"  id             INTEGER PRIMARY KEY,"
+	"  ext_id         TEXT NOT NULL UNIQUE,"
+	"  name           TEXT,"
+	"  email          TEXT,"
+	"  webhook_url    TEXT,"
+	"  languages      TEXT NOT NULL DEFAULT '[]',"
+	"  country        TEXT,"
+	"  region         TEXT,"
+	"  city           TEXT,"
+	"  tags           TEXT NOT NULL DEFAULT '[]',"
+	"  consent_at     INTEGER,"
+	"  consent_source TEXT,"
+	"  status         TEXT NOT NULL DEFAULT 'active'"
+	"                 CHECK (status IN ('active','unsubscribed','bounced')),"
+	"  test           INTEGER NOT NULL DEFAULT 0,"
+	"  created_at     INTEGER NOT NULL,"
+	"  updated_at     INTEGER NOT NULL"
+	");"
+	"CREATE INDEX contacts_status ON contacts (status, test);"
+	"CREATE TABLE subscriptions ("
+	"  prefix  TEXT NOT NULL,"
+	"  contact INTEGER NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,"
+	"  PRIMARY KEY (prefix, contact)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX subscriptions_contact ON subscriptions (contact);"
+	"CREATE TABLE deliveries ("
+	"  id          INTEGER PRIMARY KEY,"
+	"  event       INTEGER NOT NULL REFERENCES events (id) ON DELETE CASCADE,"
+	"  contact     INTEGER NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,"
+	"  channel     TEXT NOT NULL CHECK (channel IN ('smtp','webhook')),"
+	"  state       TEXT NOT NULL DEFAULT 'pending' CHECK (state IN"
+	"              ('pending','sending','sent','deferred','failed',"
+	"               'expired','cancelled','skipped')),"
+	"  priority    INTEGER NOT NULL,"
+	"  attempts    INTEGER NOT NULL DEFAULT 0,"
+	"  next_at     INTEGER NOT NULL,"
+	"  last_error  TEXT,"
+	"  created_at  INTEGER NOT NULL,"
+	"  updated_at  INTEGER NOT NULL,"
+	"  UNIQUE (event, contact, channel)"
+	");"
+	"CREATE INDEX deliveries_due ON deliveries (state, priority DESC, next_at);"
+	"CREATE INDEX deliveries_contact ON deliveries (contact);"
+	"CREATE TABLE audit ("
+	"  id      INTEGER PRIMARY KEY,"
+	"  at      INTEGER NOT NULL,"
+	"  uid     INTEGER NOT NULL,"
+	"  action  TEXT NOT NULL,"
+	"  subject TEXT"
+	");"
+	"CREATE INDEX audit_at ON audit (at);"
+	"CREATE TABLE stats ("
+	"  name  TEXT PRIMARY KEY,"
+	"  value INTEGER NOT NULL"
+	") WITHOUT ROWID;",
+};
+#define NMIGRATIONS	(int)(sizeof(journal_migrations) / sizeof(journal_migrations[0]))
+
+enum {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_EVENT_FIND,
+	ST_EVENT_INSERT,
+	ST_FEED_SEQ,
+	ST_MAX
+};
+
+static const char *const journal_sql[ST_MAX] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_EVENT_FIND] = "SELECT sha256, recipients FROM events"
+	    " WHERE post = ?1 AND event_id = ?2",
+	[ST_EVENT_INSERT] = "INSERT INTO events (post, event_id, topic, type,"
+	    " priority, status, sha256, doc, source, publisher, seq,"
+	    " received_at, not_before, expires_at, replaces, cancel,"
+	    " recipients) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+	    " ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+	[ST_FEED_SEQ] = "SELECT max(seq) FROM events WHERE source = ?1",
+};
+
+struct journal {
+	sqlite3		*db;
+	char		*path;
+	sqlite3_stmt	*st[ST_MAX];
+	int		 in_txn;
+	int		 txn_failed;	/* a write failed: commit rolls back */
+	int		 last_full;
+	int		 fault_commits;
+	unsigned char	 secret[JOURNAL_SECRET_LEN];
+	sqlite3		*bk_db;		/* backup in progress */
+	sqlite3_backup	*bk;
+	char		*bk_path;
+};
+
+static int
+journal_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+	char	*msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+journal_user_version(sqlite3 *db)
+{
+	sqlite3_stmt	*st;
+	int		 v = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+int
+journal_latest_version(void)
+{
+	return NMIGRATIONS;
+}
+
+int
+journal_migrate(sqlite3 *db, char *err, size_t errlen)
+{
+	struct buf	b;
+	char		e[256];
+	int		v, rc = -1;
+
+	buf_init(&b, 64);
+	if ((v = journal_user_version(db)) < 0) {
+		snprintf(err, errlen, "cannot read schema version: %s",
+		    sqlite3_errmsg(db));
+		return -1;
+	}
+	if (v > NMIGRATIONS) {
+		snprintf(err, errlen, "schema version %d is newer than this "
+		    "outreachd knows (%d): use a newer outreachd", v,
+		    NMIGRATIONS);
+		return -1;
+	}
+	for (; v < NMIGRATIONS; v++) {
+		buf_reset(&b);
+		buf_printf(&b, "PRAGMA user_version = %d", v + 1);
+		if (journal_exec(db, "BEGIN IMMEDIATE", e, sizeof(e)) == -1)
+			goto fail;
+		if (journal_exec(db, journal_migrations[v], e, sizeof(e)) == -1 ||
+		    journal_exec(db, b.data, e, sizeof(e)) == -1 ||
+		    journal_exec(db, "COMMIT", e, sizeof(e)) == -1) {
+			journal_exec(db, "ROLLBACK", b.data, 0);
+			goto fail;
+		}
+		log_info("journal: schema migrated to version=%d", v + 1);
+	}
+	rc = 0;
+	goto out;
+fail:
+	snprintf(err, errlen, "schema migration to version %d failed: %s",
+	    v + 1, e);
+out:
+	buf_free(&b);
+	return rc;
+}
+
+/* Create the installation secret once, atomically: a crash leaves either
+ * no file or a whole one, never a short key. */
+static int
+journal_secret_load(struct journal *jr, const char *dir, char *err,
+    size_t errlen)
+{
+	struct buf	 path, tmp;
+	int		 fd = -1, dfd = -1, rc = -1;
+	ssize_t		 n;
+
+	buf_init(&path, 4096);
+	buf_init(&tmp, 4096);
+	buf_printf(&path, "%s/installation.key", dir);
+	buf_printf(&tmp, "%s/.installation.key.tmp", dir);
+	if (path.overflow || tmp.overflow) {
+		snprintf(err, errlen, "state directory path too long");
+		goto out;
+	}
+	if ((fd = open(path.data, O_RDONLY | O_CLOEXEC)) != -1) {
+		n = read(fd, jr->secret, sizeof(jr->secret));
+		if (n != (ssize_t)sizeof(jr->secret)) {
+			snprintf(err, errlen, "installation secret \"%s\": "
+			    "short or unreadable; restore it from backup (the "
+			    "Message-IDs and tokens depend on it)", path.data);
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
+	if (errno != ENOENT) {
+		snprintf(err, errlen, "installation secret \"%s\": %s",
+		    path.data, strerror(errno));
+		goto out;
+	}
+	if (RAND_bytes(jr->secret, sizeof(jr->secret)) != 1) {
+		snprintf(err, errlen, "cannot get random bytes for the "
+		    "installation secret");
+		goto out;
+	}
+	unlink(tmp.data);
+	if ((fd = open(tmp.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) == -1 ||
+	    write(fd, jr->secret, sizeof(jr->secret)) !=
+	    (ssize_t)sizeof(jr->secret) || fsync(fd) == -1 ||
+	    rename(tmp.data, path.data) == -1) {
+		snprintf(err, errlen, "installation secret \"%s\": %s",
+		    path.data, strerror(errno));
+		unlink(tmp.data);
+		goto out;
+	}
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1)
+		fsync(dfd);
+	log_notice("journal: created installation secret file=%s", path.data);
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	if (dfd != -1)
+		close(dfd);
+	buf_free(&path);
+	buf_free(&tmp);
+	return rc;
+}
+
+static int
+journal_state_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat	st;
+
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "state directory \"%s\": %s", dir,
+		    strerror(errno));
+		return -1;
+	}
+	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "state directory \"%s\": not a "
+		    "directory", dir);
+		return -1;
+	}
+	if ((st.st_mode & 077) != 0) {
+		if (chmod(dir, 0700) == -1) {
+			snprintf(err, errlen, "state directory \"%s\": mode "
+			    "%03o and cannot chmod 700: %s", dir,
+			    (unsigned)st.st_mode & 0777, strerror(errno));
+			return -1;
+		}
+		log_warnx("journal: state directory was mode %03o, now 700 "
+		    "dir=%s", (unsigned)st.st_mode & 0777, dir);
+	}
+	return 0;
+}
+
+static const char *
+journal_pragma_text(sqlite3 *db, const char *sql, char *out, size_t outlen)
+{
+	sqlite3_stmt	*st;
+
+	snprintf(out, outlen, "?");
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return out;
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_text(st, 0) != NULL)
+		snprintf(out, outlen, "%s", sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return out;
+}
+
+struct journal *
+journal_open(const char *state_dir, int64_t max_bytes, char *err,
+    size_t errlen)
+{
+	struct journal	*jr;
+	struct buf	 path;
+	char		 v[32], e[256];
+	int		 i;
+
+	if (journal_state_dir(state_dir, err, errlen) == -1)
+		return NULL;
+	if ((jr = calloc(1, sizeof(*jr))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	buf_init(&path, 4096);
+	buf_printf(&path, "%s/journal.db", state_dir);
+	jr->path = buf_release(&path);
+	if (jr->path == NULL)
+		goto fail_mem;
+	if (journal_secret_load(jr, state_dir, err, errlen) == -1)
+		goto fail;
+	if (sqlite3_open_v2(jr->path, &jr->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "journal \"%s\": %s", jr->path,
+		    jr->db ? sqlite3_errmsg(jr->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(jr->db, 1);
+	/* Checkpoints are ours to schedule (journal_checkpoint), so that a
+	 * busy turn never pays for one inside a commit. */
+	if (journal_exec(jr->db, "PRAGMA journal_mode = WAL;"
+	    "PRAGMA synchronous = FULL;"
+	    "PRAGMA foreign_keys = ON;"
+	    "PRAGMA wal_autocheckpoint = 0;"
+	    "PRAGMA journal_size_limit = 67108864;"
+	    "PRAGMA busy_timeout = 5000;", e, sizeof(e)) == -1) {
+		snprintf(err, errlen, "journal \"%s\": %s", jr->path, e);
+		goto fail;
+	}
+	if (strcmp(journal_pragma_text(jr->db, "PRAGMA journal_mode", v,
+	    sizeof(v)), "wal") != 0) {
+		snprintf(err, errlen, "journal \"%s\": journal_mode is %s, "
+		    "not wal (is the file system able to hold a WAL?)",
+		    jr->path, v);
+		goto fail;
+	}
+	if (strcmp(journal_pragma_text(jr->db, "PRAGMA synchronous", v,
+	    sizeof(v)), "2") != 0) {
+		snprintf(err, errlen, "journal \"%s\": synchronous is %s, not "
+		    "FULL (2)", jr->path, v);
+		goto fail;
+	}
+	if (journal_migrate(jr->db, e, sizeof(e)) == -1) {
+		snprintf(err, errlen, "journal \"%s\": %s", jr->path, e);
+		goto fail;
+	}
+	if (journal_set_max_bytes(jr, max_bytes) == -1) {
+		snprintf(err, errlen, "journal \"%s\": cannot set max_size: %s",
+		    jr->path, sqlite3_errmsg(jr->db));
+		goto fail;
+	}
+	for (i = 0; i < ST_MAX; i++) {
+		if (sqlite3_prepare_v3(jr->db, journal_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &jr->st[i], NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "journal: prepare %d: %s", i,
+			    sqlite3_errmsg(jr->db));
+			goto fail;
+		}
+	}
+	return jr;
+fail_mem:
+	snprintf(err, errlen, "out of memory");
+fail:
+	journal_close(jr);
+	return NULL;
+}
+
+void
+journal_close(struct journal *jr)
+{
+	int	i;
+
+	if (jr == NULL)
+		return;
+	journal_backup_abort(jr);
+	if (jr->in_txn)
+		journal_rollback(jr);
+	for (i = 0; i < ST_MAX; i++)
+		sqlite3_finalize(jr->st[i]);
+	if (jr->db != NULL) {
+		sqlite3_wal_checkpoint_v2(jr->db, NULL,
+		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		sqlite3_close(jr->db);
+	}
+	free(jr->path);
+	explicit_bzero(jr->secret, sizeof(jr->secret));
+	free(jr);
+}
+
+int
+journal_set_max_bytes(struct journal *jr, int64_t max_bytes)
+{
+	struct buf	b;
+	char		e[256];
+	int		rc;
+
+	buf_init(&b, 128);
+	/* max_page_count bounds the main file; SQLITE_FULL beyond it is the
+	 * same error a full disk gives, and takes the same path. */
+	buf_printf(&b, "PRAGMA max_page_count = %lld", max_bytes > 0 ?
+	    (long long)(max_bytes / 4096) : 4294967294LL);
+	rc = journal_exec(jr->db, b.data, e, sizeof(e));
+	buf_free(&b);
+	return rc;
+}
+
+const char *
+journal_mode(struct journal *jr)
+{
+	static char	v[32];
+
+	return journal_pragma_text(jr->db, "PRAGMA journal_mode", v,
+	    sizeof(v));
+}
+
+const char *
+journal_synchronous(struct journal *jr)
+{
+	static const char *const names[] = { "off", "normal", "full", "extra" };
+	static char		 v[32];
+	int			 n;
+
+	journal_pragma_text(jr->db, "PRAGMA synchronous", v, sizeof(v));
+	n = atoi(v);
+	return n >= 0 && n <= 3 && v[0] != '?' ? names[n] : v;
+}
+
+const unsigned char *
+journal_secret(const struct journal *jr)
+{
+	return jr->secret;
+}
+
+int
+journal_schema_version(struct journal *jr)
+{
+	return journal_user_version(jr->db);
+}
+
+static int64_t
+journal_count(struct journal *jr, const char *sql)
+{
+	sqlite3_stmt	*st;
+	int64_t		 n = -1;
+
+	if (sqlite3_prepare_v2(jr->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+int
+journal_stats(struct journal *jr, struct journal_stats *s)
+{
+	struct stat	st;
+	struct buf	b;
+
+	memset(s, 0, sizeof(*s));
+	s->events = journal_count(jr, "SELECT count(*) FROM events");
+	s->contacts = journal_count(jr, "SELECT count(*) FROM contacts");
+	s->deliveries = journal_count(jr, "SELECT count(*) FROM deliveries");
+	if (stat(jr->path, &st) == 0)
+		s->db_bytes = st.st_size;
+	buf_init(&b, 4096);
+	buf_printf(&b, "%s-wal", jr->path);
+	if (b.data != NULL && stat(b.data, &st) == 0)
+		s->wal_bytes = st.st_size;
+	buf_free(&b);
+	return s->events < 0 ? -1 : 0;
+}
+
+static int
+journal_step_done(struct journal *jr, int which)
+{
+	sqlite3_stmt	*st = jr->st[which];
+	int		 rc;
+
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if ((rc & 0xff) == SQLITE_FULL)
+		jr->last_full = 1;
+	if (rc != SQLITE_DONE && jr->in_txn)
+		jr->txn_failed = 1;
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+journal_txn(struct journal *jr)
+{
+	if (jr->in_txn)
+		return 0;
+	jr->last_full = 0;
+	if (journal_step_done(jr, ST_BEGIN) == -1) {
+		log_warnx("journal: begin: %s", sqlite3_errmsg(jr->db));
+		return -1;
+	}
+	jr->in_txn = 1;
+	jr->txn_failed = 0;
+	return 0;
+}
+
+int
+journal_in_txn(const struct journal *jr)
+{
+	return jr->in_txn;
+}
+
+void
+journal_rollback(struct journal *jr)
+{
+	if (!jr->in_txn)
+		return;
+	/* A failed COMMIT may have rolled back already; either way the
+	 * transaction is gone afterwards. */
+	jr->in_txn = 0;
+	if (sqlite3_get_autocommit(jr->db) == 0)
+		journal_step_done(jr, ST_ROLLBACK);
+	jr->txn_failed = 0;
+}
+
+int
+journal_commit(struct journal *jr)
+{
+	if (!jr->in_txn)
+		return 0;
+	if (jr->txn_failed) {
+		/* Part of the turn failed: store none of it, so that every
+		 * reply of the turn can say "nothing stored". */
+		log_warnx("journal: turn rolled back after a failed write");
+		journal_rollback(jr);
+		return -1;
+	}
+	if (jr->fault_commits > 0) {
+		jr->fault_commits--;
+		log_warnx("journal: commit failed: injected fault");
+		journal_rollback(jr);
+		return -1;
+	}
+	if (journal_step_done(jr, ST_COMMIT) == -1) {
+		log_warnx("journal: commit failed: %s",
+		    sqlite3_errmsg(jr->db));
+		journal_rollback(jr);
+		return -1;
+	}
+	jr->in_txn = 0;
+	return 0;
+}
+
+int
+journal_full(const struct journal *jr)
+{
+	return jr->last_full;
+}
+
+void
+journal_fault_commits(struct journal *jr, int n)
+{
+	jr->fault_commits = n;
+}
+
+int
+journal_event_store(struct journal *jr, const struct journal_event *ev,
+    int64_t *recipients)
+{
+	sqlite3_stmt	*st;
+	const void	*h;
+	int		 rc, res = -1;
+
+	st = jr->st[ST_EVENT_FIND];
+	sqlite3_bind_text(st, 1, ev->post, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ev->event_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		h = sqlite3_column_blob(st, 0);
+		*recipients = sqlite3_column_int64(st, 1);
+		res = h != NULL && sqlite3_column_bytes(st, 0) == 32 &&
+		    memcmp(h, ev->sha256, 32) == 0 ? JOURNAL_DUPLICATE :
+		    JOURNAL_CONFLICT;
+		sqlite3_reset(st);
+		return res;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("journal: find event post=%s id=%s: %s", ev->post,
+		    ev->event_id, sqlite3_errmsg(jr->db));
+		return -1;
+	}
+
+	st = jr->st[ST_EVENT_INSERT];
+	sqlite3_bind_text(st, 1, ev->post, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ev->event_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, ev->topic, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, ev->type, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 5, ev->priority);
+	sqlite3_bind_text(st, 6, ev->status, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 7, ev->sha256, 32, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, ev->doc, (int)ev->doc_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 9, ev->source, -1, SQLITE_STATIC);
+	if (ev->publisher)
+		sqlite3_bind_text(st, 10, ev->publisher, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 10);
+	if (ev->seq > 0)
+		sqlite3_bind_int64(st, 11, ev->seq);
+	else
+		sqlite3_bind_null(st, 11);
+	sqlite3_bind_int64(st, 12, ev->received_ms);
+	if (ev->not_before_ms >= 0)
+		sqlite3_bind_int64(st, 13, ev->not_before_ms);
+	else
+		sqlite3_bind_null(st, 13);
+	if (ev->expires_at_ms >= 0)
+		sqlite3_bind_int64(st, 14, ev->expires_at_ms);
+	else
+		sqlite3_bind_null(st, 14);
+	if (ev->replaces)
+		sqlite3_bind_text(st, 15, ev->replaces, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 15);
+	sqlite3_bind_int(st, 16, ev->cancel);
+	sqlite3_bind_int64(st, 17, ev->recipients);
+	if (journal_step_done(jr, ST_EVENT_INSERT) == -1) {
+		log_warnx("journal: store event post=%s id=%s: %s", ev->post,
+		    ev->event_id, sqlite3_errmsg(jr->db));
+		sqlite3_clear_bindings(st);
+		return -1;
+	}
+	sqlite3_clear_bindings(st);
+	*recipients = ev->recipients;
+	return JOURNAL_STORED;
+}
+
+int64_t
+journal_feed_last_seq(struct journal *jr, const char *source)
+{
+	sqlite3_stmt	*st = jr->st[ST_FEED_SEQ];
+	int64_t		 n = -1;
+
+	sqlite3_bind_text(st, 1, source, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return n;
+}
+
+int
+journal_checkpoint(struct journal *jr)
+{
+	int	rc, logged = 0, done = 0;
+
+	if (jr->in_txn)
+		return 0;
+	rc = sqlite3_wal_checkpoint_v2(jr->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+	    &logged, &done);
+	if (rc != SQLITE_OK) {
+		log_warnx("journal: checkpoint: %s", sqlite3_errmsg(jr->db));
+		return -1;
+	}
+	/* Everything copied back: restart the WAL from its start so it does
+	 * not grow without bound. */
+	if (logged > 0 && logged == done)
+		sqlite3_wal_checkpoint_v2(jr->db, NULL,
+		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	return 0;
+}
+
+int
+journal_backup_begin(struct journal *jr, const char *dest, char *err,
+    size_t errlen)
+{
+	if (jr->bk != NULL) {
+		snprintf(err, errlen, "a backup is already running");
+		return -1;
+	}
+	if (access(dest, F_OK) == 0) {
+		snprintf(err, errlen, "backup \"%s\": file exists", dest);
+		return -1;
+	}
+	if (sqlite3_open_v2(dest, &jr->bk_db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "backup \"%s\": %s", dest,
+		    jr->bk_db ? sqlite3_errmsg(jr->bk_db) : "out of memory");
+		sqlite3_close(jr->bk_db);
+		jr->bk_db = NULL;
+		return -1;
+	}
+	if ((jr->bk = sqlite3_backup_init(jr->bk_db, "main", jr->db,
+	    "main")) == NULL) {
+		snprintf(err, errlen, "backup \"%s\": %s", dest,
+		    sqlite3_errmsg(jr->bk_db));
+		sqlite3_close(jr->bk_db);
+		jr->bk_db = NULL;
+		unlink(dest);
+		return -1;
+	}
+	jr->bk_path = strdup(dest);
+	return 0;
+}
+
+int
+journal_backup_step(struct journal *jr, int pages, char *err, size_t errlen)
+{
+	int	rc;
+
+	if (jr->bk == NULL) {
+		snprintf(err, errlen, "no backup running");
+		return -1;
+	}
+	rc = sqlite3_backup_step(jr->bk, pages);
+	if (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		return 0;
+	if (rc == SQLITE_DONE) {
+		sqlite3_backup_finish(jr->bk);
+		jr->bk = NULL;
+		/* The copy is a rollback-journal database; make it durable
+		 * before saying it is done. */
+		rc = sqlite3_exec(jr->bk_db, "PRAGMA journal_mode = DELETE",
+		    NULL, NULL, NULL);
+		sqlite3_close(jr->bk_db);
+		jr->bk_db = NULL;
+		free(jr->bk_path);
+		jr->bk_path = NULL;
+		return 1;
+	}
+	snprintf(err, errlen, "backup: %s", sqlite3_errstr(rc));
+	journal_backup_abort(jr);
+	return -1;
+}
+
+void
+journal_backup_abort(struct journal *jr)
+{
+	if (jr->bk != NULL)
+		sqlite3_backup_finish(jr->bk);
+	jr->bk = NULL;
+	if (jr->bk_db != NULL)
+		sqlite3_close(jr->bk_db);
+	jr->bk_db = NULL;
+	if (jr->bk_path != NULL)
+		unlink(jr->bk_path);
+	free(jr->bk_path);
+	jr->bk_path = NULL;
+}

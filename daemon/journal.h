@@ -1,0 +1,118 @@
+/* journal.h - the durable store (SQLite, WAL, synchronous=FULL): events,
+ * contacts, subscriptions, deliveries, audit.  One connection, owned by the
+ * loop's thread; the daemon is the journal's only writer.  Writes of one
+ * loop turn share one transaction (journal_txn) that the before-sleep step
+ * commits (journal_commit): nothing is acknowledged before that returns. */
+#ifndef OUTREACH_JOURNAL_H
+#define OUTREACH_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct journal;
+struct sqlite3;
+
+#define JOURNAL_SECRET_LEN	32
+
+/* Result of journal_event_store. */
+enum journal_store {
+	JOURNAL_STORED = 0,	/* new event, inserted */
+	JOURNAL_DUPLICATE,	/* same post, id and content already stored */
+	JOURNAL_CONFLICT,	/* same post and id, different content */
+};
+
+/* What ingest stores for one validated event. */
+struct journal_event {
+	const char		*post;
+	const char		*event_id;
+	const char		*topic;
+	const char		*type;
+	int			 priority;
+	const char		*status;	/* "actual", "exercise", "test" */
+	const unsigned char	*sha256;	/* 32 bytes */
+	const char		*doc;		/* canonical JSON */
+	size_t			 doc_len;
+	const char		*source;	/* "router" or "feed:NAME" */
+	const char		*publisher;	/* Z85 key, or NULL */
+	int64_t			 seq;		/* 0: none */
+	int64_t			 received_ms;
+	int64_t			 not_before_ms;	/* -1: none */
+	int64_t			 expires_at_ms;	/* -1: none */
+	const char		*replaces;	/* NULL: none */
+	int			 cancel;
+	int64_t			 recipients;
+};
+
+/* Counts for status. */
+struct journal_stats {
+	int64_t	events;
+	int64_t	contacts;
+	int64_t	deliveries;
+	int64_t	db_bytes;
+	int64_t	wal_bytes;
+};
+
+/* Create state_dir (0700) if needed, open or create the journal in it,
+ * set and verify WAL and synchronous=FULL, migrate the schema, and create
+ * the installation secret on first start.  max_bytes > 0 caps the database
+ * (SQLITE_FULL beyond).  Returns the journal, or NULL with a sentence in
+ * err.  Free with journal_close. */
+struct journal *journal_open(const char *state_dir, int64_t max_bytes,
+	    char *err, size_t errlen);
+/* Roll back an open transaction, checkpoint, close.  NULL is a no-op. */
+void	journal_close(struct journal *);
+
+/* Change the size cap (on reload).  0 or -1. */
+int	journal_set_max_bytes(struct journal *, int64_t max_bytes);
+
+/* "wal", "full": what SQLite reports now (static strings or "?"). */
+const char *journal_mode(struct journal *);
+const char *journal_synchronous(struct journal *);
+/* The installation secret (JOURNAL_SECRET_LEN bytes) for keyed hashes. */
+const unsigned char *journal_secret(const struct journal *);
+/* The schema version the journal is at. */
+int	journal_schema_version(struct journal *);
+int	journal_stats(struct journal *, struct journal_stats *);
+
+/* Open this turn's transaction if none is open.  0, or -1 (logged). */
+int	journal_txn(struct journal *);
+/* 1 when a transaction is open. */
+int	journal_in_txn(const struct journal *);
+/* Commit this turn's transaction (no-op without one).  Returns 0, or -1
+ * after rolling back: nothing of the turn is stored.  A turn in which any
+ * write failed is rolled back, not committed.  journal_full() then
+ * tells whether the cause was a full disk or size cap. */
+int	journal_commit(struct journal *);
+void	journal_rollback(struct journal *);
+/* 1 when the last failure was SQLITE_FULL. */
+int	journal_full(const struct journal *);
+
+/* Store an event inside the open transaction.  Returns a journal_store
+ * value; for DUPLICATE, *recipients gets the stored audience size;
+ * -1 on error (the caller rolls back the turn). */
+int	journal_event_store(struct journal *, const struct journal_event *,
+	    int64_t *recipients);
+/* The highest seq stored from this source, 0 when none; -1 on error. */
+int64_t	journal_feed_last_seq(struct journal *, const char *source);
+
+/* Passive WAL checkpoint (outside a transaction).  0 or -1. */
+int	journal_checkpoint(struct journal *);
+
+/* Online backup into dest (created; must not exist), in slices so the loop
+ * keeps turning: begin, then step until it returns 1 (done) or -1 (error,
+ * dest removed); journal_backup_abort drops a backup in progress. */
+int	journal_backup_begin(struct journal *, const char *dest, char *err,
+	    size_t errlen);
+int	journal_backup_step(struct journal *, int pages, char *err,
+	    size_t errlen);
+void	journal_backup_abort(struct journal *);
+
+/* Test hook: the next n commits fail as an I/O error would. */
+void	journal_fault_commits(struct journal *, int n);
+
+/* For tests: apply migrations to a raw connection.  0 or -1. */
+int	journal_migrate(struct sqlite3 *, char *err, size_t errlen);
+/* The number of schema versions this build knows. */
+int	journal_latest_version(void);
+
+#endif
