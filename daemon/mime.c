@@ -1338,11 +1338,13 @@ mime_message(const struct mime_msg *m, struct buf *out,
 		return 0;
 	}
 	mime_boundary(m, bnd, sizeof(bnd));
-	if (buf_printf(out, "Content-Type: multipart/alternative; "
-	    "boundary=\"%s\"\r\n\r\n", bnd) == -1)
+	if (buf_adds(out, "Content-Type: multipart/alternative; "
+	    "boundary=\"") == -1 || buf_adds(out, bnd) == -1 ||
+	    buf_adds(out, "\"\r\n\r\n") == -1)
 		goto overflow;
 	for (i = 0; i < 2; i++) {
-		if (buf_printf(out, "--%s\r\n", bnd) == -1 ||
+		if (buf_add(out, "--", 2) == -1 || buf_adds(out, bnd) == -1 ||
+		    buf_add(out, "\r\n", 2) == -1 ||
 		    part_headers(out, i == 0 ? "text/plain" : "text/html",
 		    i == 0 ? tcte : hcte) == -1 ||
 		    buf_add(out, "\r\n", 2) == -1 ||
@@ -1351,7 +1353,8 @@ mime_message(const struct mime_msg *m, struct buf *out,
 		    buf_add(out, "\r\n", 2) == -1)
 			goto overflow;
 	}
-	if (buf_printf(out, "--%s--\r\n", bnd) == -1)
+	if (buf_add(out, "--", 2) == -1 || buf_adds(out, bnd) == -1 ||
+	    buf_add(out, "--\r\n", 4) == -1)
 		goto overflow;
 	return 0;
 overflow:

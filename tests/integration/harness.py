@@ -287,7 +287,25 @@ journal: {
         self.logf.close()
         rc = self.proc.returncode
         self.proc = None
+        self.check_sanitizers()
         return rc
+
+    def check_sanitizers_quietly(self):
+        try:
+            self.check_sanitizers()
+        except AssertionError:
+            if os.environ.get("KEEP_TMP") != "1":
+                shutil.rmtree(self.dir, ignore_errors=True)
+            raise
+
+    def check_sanitizers(self):
+        """Sanitizer reports in the daemon's log fail the test."""
+        log = self.log()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                       "runtime error:"):
+            if marker in log:
+                raise AssertionError("sanitizer report in outreachd log:\n"
+                                     + log[-6000:])
 
     def kill(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -306,6 +324,7 @@ journal: {
 
     def cleanup(self):
         self.kill()
+        self.check_sanitizers_quietly()
         if os.environ.get("KEEP_TMP") != "1":
             shutil.rmtree(self.dir, ignore_errors=True)
 
