@@ -11,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
+#include "priority.h"
 
 static void
 usage(FILE *f)
@@ -25,6 +27,7 @@ usage(FILE *f)
 	    "  publish    publish an event and wait for the daemon's reply\n"
 	    "  keygen     make a CURVE key pair\n"
 	    "  status     the daemon's state and counters\n"
+	    "  event      an event, its audience and deliveries (--watch)\n"
 	    "  backup     write an online, consistent copy of the journal\n"
 	    "  reload     reload configuration and allow-list (as SIGHUP)\n"
 	    "\n"
@@ -240,6 +243,132 @@ fail:
 	return rc;
 }
 
+static const char *const delivery_states[] = { "pending", "sending", "sent",
+    "deferred", "failed", "expired", "cancelled", "skipped" };
+
+/* One redraw of an event's progress: the bar counts finished deliveries
+ * (sent, failed, expired, cancelled, skipped) against all of them. */
+static int
+event_print(const struct client_opts *o, json_t *ev, int tty, int first)
+{
+	json_t		*per = json_object_get(ev, "deliveries");
+	long long	 n[8], total = 0, finished, open_;
+	char		 when[64], bar[41];
+	time_t		 t;
+	struct tm	 tm;
+	size_t		 i, fill;
+
+	for (i = 0; i < 8; i++) {
+		n[i] = jint(per, delivery_states[i]);
+		total += n[i];
+	}
+	open_ = n[0] + n[1] + n[3];
+	finished = total - open_;
+	if (o->json) {
+		json_dumpf(ev, stdout, JSON_COMPACT);
+		putchar('\n');
+		fflush(stdout);
+		return open_ == 0 && json_is_true(json_object_get(ev,
+		    "fanout_done"));
+	}
+	if (first) {
+		t = (time_t)(jint(ev, "received_at_ms") / 1000);
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+		printf("event %s (post %s)\n",
+		    json_string_value(json_object_get(ev, "id")),
+		    json_string_value(json_object_get(ev, "post")));
+		printf("  topic      %s, type %s, priority %s, status %s\n",
+		    json_string_value(json_object_get(ev, "topic")),
+		    json_string_value(json_object_get(ev, "type")),
+		    priority_name((int)jint(ev, "priority")),
+		    json_string_value(json_object_get(ev, "status")));
+		printf("  received   %s from %s\n", when,
+		    json_string_value(json_object_get(ev, "source")));
+		printf("  audience   %lld recipients%s\n", jint(ev, "recipients"),
+		    json_is_true(json_object_get(ev, "fanout_done")) ? "" :
+		    " (deliveries still being created)");
+	}
+	if (tty && !first)
+		printf("\r\033[K\033[A\r\033[K");
+	printf("  deliveries");
+	for (i = 0; i < 8; i++)
+		printf("%s %s %lld", i ? "," : "", delivery_states[i], n[i]);
+	putchar('\n');
+	fill = total > 0 ? (size_t)(finished * 40 / total) : 40;
+	memset(bar, '#', fill);
+	memset(bar + fill, '-', 40 - fill);
+	bar[40] = '\0';
+	printf("  [%s] %lld/%lld done", bar, finished, total);
+	if (!tty)
+		putchar('\n');
+	fflush(stdout);
+	return open_ == 0 && json_is_true(json_object_get(ev, "fanout_done"));
+}
+
+static int
+cmd_event(const struct client_opts *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "post", required_argument, NULL, 'p' },
+		{ "watch", no_argument, NULL, 'w' },
+		{ "once", no_argument, NULL, '1' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char	*post = NULL;
+	json_t		*req, *r;
+	int		 ch, watch = 0, rc, tty, first = 1, done;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "p:wh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'p':
+			post = optarg;
+			break;
+		case 'w':
+			watch = 1;
+			break;
+		case '1':
+			watch = 0;
+			break;
+		case 'h':
+			printf("usage: outreachctl event [--post POST] [--watch | "
+			    "--once] ID\n\nShows an event: topic, type, "
+			    "priority, audience size and its deliveries\nper "
+			    "state.  --watch redraws a progress bar until no "
+			    "delivery is pending,\ndeferred or sending; --once "
+			    "prints once (the default).\n");
+			return 0;
+		default:
+			return EX_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "usage: outreachctl event [--post POST] "
+		    "[--watch | --once] ID\n");
+		return EX_USAGE;
+	}
+	tty = isatty(STDOUT_FILENO) && !o->json;
+	for (;;) {
+		req = json_pack("{s:s,s:s,s:s?}", "cmd", "event", "id",
+		    argv[optind], "post", post);
+		r = ctl_call(o, req, NULL, &rc);
+		json_decref(req);
+		if (r == NULL)
+			return rc == EX_SOFTWARE ? EX_NOINPUT : rc;
+		done = event_print(o, json_object_get(r, "event"), tty, first);
+		json_decref(r);
+		first = 0;
+		if (!watch || done)
+			break;
+		usleep(500000);
+	}
+	if (tty)
+		putchar('\n');
+	return 0;
+}
+
 static int
 cmd_reload(const struct client_opts *o, int argc, char **argv)
 {
@@ -274,6 +403,7 @@ static const struct {
 	{ "publish", cmd_publish },
 	{ "keygen", cmd_keygen },
 	{ "status", cmd_status },
+	{ "event", cmd_event },
 	{ "backup", cmd_backup },
 	{ "reload", cmd_reload },
 };

@@ -135,6 +135,32 @@ out:
 	d->backup_tmp = NULL;
 }
 
+static json_t *
+cmd_event(struct daemon *d, json_t *req)
+{
+	const char	*id = json_string_value(json_object_get(req, "id"));
+	const char	*post = json_string_value(json_object_get(req, "post"));
+	json_t		*info, *r;
+
+	if (id == NULL)
+		return control_error("bad_request", "event: \"id\" missing");
+	switch (journal_event_info(d->jr, post, id, &info)) {
+	case 1:
+		r = control_ok();
+		json_object_set_new(r, "event", info);
+		return r;
+	case 0:
+		return control_error("not_found", "no event %s%s%s", id,
+		    post ? " from post " : "", post ? post : "");
+	case 2:
+		return control_error("ambiguous", "several posts have an event "
+		    "%s; name the post (--post)", id);
+	default:
+		return control_error("journal", "journal error; see the "
+		    "daemon's log");
+	}
+}
+
 json_t *
 commands_handle(void *arg, const struct control_peer *peer, json_t *req)
 {
@@ -145,6 +171,8 @@ commands_handle(void *arg, const struct control_peer *peer, json_t *req)
 
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(d);
+	if (strcmp(cmd, "event") == 0)
+		return cmd_event(d, req);
 	if (strcmp(cmd, "backup") == 0)
 		return cmd_backup(d, peer);
 	if (strcmp(cmd, "reload") == 0) {

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <openssl/rand.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -125,8 +126,8 @@ static const char *const journal_sql[ST_MAX] = {
 	[ST_EVENT_INSERT] = "INSERT INTO events (post, event_id, topic, type,"
 	    " priority, status, sha256, doc, source, publisher, seq,"
 	    " received_at, not_before, expires_at, replaces, cancel,"
-	    " recipients) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-	    " ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+	    " recipients, fanout_done) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+	    " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17 = 0)",
 	[ST_FEED_SEQ] = "SELECT max(seq) FROM events WHERE source = ?1",
 };
 
@@ -683,6 +684,92 @@ journal_feed_last_seq(struct journal *jr, const char *source)
 		n = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	return n;
+}
+
+int
+journal_event_info(struct journal *jr, const char *post, const char *event_id,
+    json_t **out)
+{
+	sqlite3_stmt	*st = NULL, *ds = NULL;
+	json_t		*o = NULL, *per;
+	int64_t		 row = 0;
+	int		 rc = -1, n = 0;
+
+	*out = NULL;
+	if (sqlite3_prepare_v2(jr->db, "SELECT id, post, event_id, topic, type,"
+	    " priority, status, received_at, recipients, fanout_done, replaces,"
+	    " cancel, not_before, expires_at, source FROM events"
+	    " WHERE event_id = ?1 AND (?2 IS NULL OR post = ?2) LIMIT 2",
+	    -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(st, 1, event_id, -1, SQLITE_STATIC);
+	if (post)
+		sqlite3_bind_text(st, 2, post, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 2);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (++n > 1)
+			break;
+		row = sqlite3_column_int64(st, 0);
+		o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:I,s:I,s:b,s:s?,s:b,"
+		    "s:s}",
+		    "post", (const char *)sqlite3_column_text(st, 1),
+		    "id", (const char *)sqlite3_column_text(st, 2),
+		    "topic", (const char *)sqlite3_column_text(st, 3),
+		    "type", (const char *)sqlite3_column_text(st, 4),
+		    "priority", sqlite3_column_int(st, 5),
+		    "status", (const char *)sqlite3_column_text(st, 6),
+		    "received_at_ms", (json_int_t)sqlite3_column_int64(st, 7),
+		    "recipients", (json_int_t)sqlite3_column_int64(st, 8),
+		    "fanout_done", sqlite3_column_int(st, 9),
+		    "replaces", (const char *)sqlite3_column_text(st, 10),
+		    "cancel", sqlite3_column_int(st, 11),
+		    "source", (const char *)sqlite3_column_text(st, 14));
+		if (o == NULL)
+			goto fail;
+		if (sqlite3_column_type(st, 12) != SQLITE_NULL)
+			json_object_set_new(o, "not_before_ms", json_integer(
+			    sqlite3_column_int64(st, 12)));
+		if (sqlite3_column_type(st, 13) != SQLITE_NULL)
+			json_object_set_new(o, "expires_at_ms", json_integer(
+			    sqlite3_column_int64(st, 13)));
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		goto fail;
+	if (n == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (n > 1) {
+		json_decref(o);
+		o = NULL;
+		rc = 2;
+		goto out;
+	}
+	per = json_object();
+	json_object_set_new(o, "deliveries", per);
+	if (sqlite3_prepare_v2(jr->db, "SELECT state, count(*) FROM deliveries"
+	    " WHERE event = ?1 GROUP BY state", -1, &ds, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_int64(ds, 1, row);
+	while ((rc = sqlite3_step(ds)) == SQLITE_ROW)
+		json_object_set_new(per, (const char *)sqlite3_column_text(ds,
+		    0), json_integer(sqlite3_column_int64(ds, 1)));
+	if (rc != SQLITE_DONE)
+		goto fail;
+	*out = o;
+	o = NULL;
+	rc = 1;
+	goto out;
+fail:
+	log_warnx("journal: event info id=%s: %s", event_id,
+	    sqlite3_errmsg(jr->db));
+	rc = -1;
+out:
+	json_decref(o);
+	sqlite3_finalize(st);
+	sqlite3_finalize(ds);
+	return rc;
 }
 
 int

@@ -11,6 +11,7 @@
 
 struct journal;
 struct sqlite3;
+struct json_t;
 
 #define JOURNAL_SECRET_LEN	32
 
@@ -94,6 +95,14 @@ int	journal_event_store(struct journal *, const struct journal_event *,
 	    int64_t *recipients);
 /* The highest seq stored from this source, 0 when none; -1 on error. */
 int64_t	journal_feed_last_seq(struct journal *, const char *source);
+
+/* An event and its deliveries per state, as a new JSON object in *out
+ * (caller frees): post, id, topic, type, priority, status, received_at_ms,
+ * recipients, fanout_done, deliveries {state: count}.  post may be NULL
+ * when the id is unique across posts.  Returns 1 found, 0 not found, -1
+ * error, 2 when post is NULL and several posts have this id. */
+int	journal_event_info(struct journal *, const char *post,
+	    const char *event_id, struct json_t **out);
 
 /* Passive WAL checkpoint (outside a transaction).  0 or -1. */
 int	journal_checkpoint(struct journal *);

@@ -51,6 +51,15 @@ def test_publish_accepted_duplicate_conflict():
         reply = json.loads(r.stdout)
         assert reply["status"] == "rejected"
         assert reply["error"]["code"] == "id_conflict", reply
+        r = d.ctl("event", "th-1")
+        assert r.returncode == 0, r.stderr
+        assert "embassy.ph.berlin.town-hall" in r.stdout, r.stdout
+        assert "0 recipients" in r.stdout and "0/0 done" in r.stdout, r.stdout
+        r = d.ctl("event", "--watch", "--json", "th-1")
+        info = json.loads(r.stdout.splitlines()[-1])
+        assert info["id"] == "th-1" and info["deliveries"] == {}, info
+        r = d.ctl("event", "no-such-event")
+        assert r.returncode != 0 and "no event" in r.stderr, r.stderr
         rows = d.query("SELECT post, event_id, topic FROM events")
         assert rows == [("ph-berlin", "th-1", T_BERLIN)], rows
         st = d.status()
@@ -172,6 +181,19 @@ def test_unknown_key_refused_at_handshake():
         assert d.query("SELECT count(*) FROM events")[0][0] == 0
         assert d.status()["ingest"]["handshakes_refused"] >= 1
     with_daemon(body)
+
+
+def test_unreachable_endpoint_exits_69():
+    d = Daemon()
+    try:
+        p = write_event(d, event("u-1"))
+        r = d.ctl("publish", "-e", "tcp://127.0.0.1:%d" % free_port(),
+                  "-k", d.keyfile("berlin"), "-S", d.server_public,
+                  "-t", T_BERLIN, "--timeout", "300", "--retries", "1", p)
+        assert r.returncode == EX_UNAVAILABLE, (r.returncode, r.stderr)
+        assert "cannot reach" in r.stderr, r.stderr
+    finally:
+        d.cleanup()
 
 
 def test_acl_prefix_priority_quota():
