@@ -107,10 +107,12 @@ publish_read_config(struct pub_opts *po, const char *path, int required)
 	if (po->server_key == NULL &&
 	    config_lookup_string(&po->cf, "server_key", &s) == CONFIG_TRUE)
 		po->server_key = s;
-	if (config_lookup_int(&po->cf, "timeout_ms", &n) == CONFIG_TRUE)
-		po->timeout_ms = n;
-	if (config_lookup_int(&po->cf, "retries", &n) == CONFIG_TRUE)
-		po->retries = n;
+	if (po->timeout_ms < 0 &&
+	    config_lookup_int(&po->cf, "timeout_ms", &n) == CONFIG_TRUE)
+		po->timeout_ms = n < 10 ? 10 : n;
+	if (po->retries < 0 &&
+	    config_lookup_int(&po->cf, "retries", &n) == CONFIG_TRUE)
+		po->retries = n < 0 ? 0 : n;
 	return 0;
 }
 

@@ -29,6 +29,7 @@ struct daemon {
 	char			*control_path;
 	int			 sigfd;
 	int			 test_hooks;	/* OUTREACHD_TEST_HOOKS=1 */
+	int			 debug;		/* -d: debug level, kept on reload */
 	int64_t			 started_ms;	/* wall clock */
 	int64_t			 started_mono;
 	int64_t			 reloads;

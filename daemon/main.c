@@ -197,7 +197,8 @@ daemon_reload(struct daemon *d, char *err, size_t errlen)
 	ingest_reconfigure(d->ing, cfg, acl);
 	if (journal_set_max_bytes(d->jr, cfg->journal_max_bytes) == -1)
 		log_warnx("reload: journal.max_size not applied");
-	log_set_level((enum log_level)cfg->log_level);
+	log_set_level(d->debug ? LOG_LEVEL_DEBUG :
+	    (enum log_level)cfg->log_level);
 	free_all(d->cfg, d->acl);
 	d->cfg = cfg;
 	d->acl = acl;
@@ -303,7 +304,11 @@ control_path(const struct config *cfg)
 	}
 	if (dir == NULL)
 		dir = cfg->state_dir;
-	if (mkdir(dir, 0750) == -1 && errno != EEXIST)
+	/* Operators reach the socket by name; its own mode (0660, their
+	 * group) decides who may connect, so the directory is 0711. */
+	if (mkdir(dir, 0711) == 0)
+		chmod(dir, 0711);
+	else if (errno != EEXIST)
 		log_warn("outreachd: runtime directory %s", dir);
 	buf_init(&b, 4096);
 	buf_printf(&b, "%s/control.sock", dir);
@@ -323,7 +328,7 @@ main(int argc, char *argv[])
 	struct ingest_keys	 keys;
 	sigset_t		 mask;
 	char			 err[2048];
-	int			 ch, check = 0, debug = 0, rc;
+	int			 ch, check = 0, rc;
 	size_t			 i;
 
 	memset(&d, 0, sizeof(d));
@@ -332,7 +337,7 @@ main(int argc, char *argv[])
 	while ((ch = getopt_long(argc, argv, "df:nh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
-			debug = 1;
+			d.debug = 1;
 			break;
 		case 'f':
 			d.config_path = optarg;
@@ -360,7 +365,7 @@ main(int argc, char *argv[])
 		log_warnx("%s", err);
 		return 1;
 	}
-	log_set_level(debug ? LOG_LEVEL_DEBUG :
+	log_set_level(d.debug ? LOG_LEVEL_DEBUG :
 	    (enum log_level)d.cfg->log_level);
 	if (load_keys(d.cfg, &keys, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
