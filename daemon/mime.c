@@ -28,6 +28,34 @@
 static const char mime_b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char mime_hex[] = "0123456789ABCDEF";
+/* Every pair of base64 characters, in order: two characters per 12
+ * bits, so that a 3-octet group costs two look-ups. */
+#define B64_PAIRS(h) \
+	h "A" h "B" h "C" h "D" h "E" h "F" h "G" h "H" h "I" h "J" \
+	h "K" h "L" h "M" h "N" h "O" h "P" h "Q" h "R" h "S" h "T" \
+	h "U" h "V" h "W" h "X" h "Y" h "Z" h "a" h "b" h "c" h "d" \
+	h "e" h "f" h "g" h "h" h "i" h "j" h "k" h "l" h "m" h "n" \
+	h "o" h "p" h "q" h "r" h "s" h "t" h "u" h "v" h "w" h "x" \
+	h "y" h "z" h "0" h "1" h "2" h "3" h "4" h "5" h "6" h "7" \
+	h "8" h "9" h "+" h "/"
+static const char mime_b64_pairs[] =
+	B64_PAIRS("A") B64_PAIRS("B") B64_PAIRS("C") B64_PAIRS("D")
+	B64_PAIRS("E") B64_PAIRS("F") B64_PAIRS("G") B64_PAIRS("H")
+	B64_PAIRS("I") B64_PAIRS("J") B64_PAIRS("K") B64_PAIRS("L")
+	B64_PAIRS("M") B64_PAIRS("N") B64_PAIRS("O") B64_PAIRS("P")
+	B64_PAIRS("Q") B64_PAIRS("R") B64_PAIRS("S") B64_PAIRS("T")
+	B64_PAIRS("U") B64_PAIRS("V") B64_PAIRS("W") B64_PAIRS("X")
+	B64_PAIRS("Y") B64_PAIRS("Z") B64_PAIRS("a") B64_PAIRS("b")
+	B64_PAIRS("c") B64_PAIRS("d") B64_PAIRS("e") B64_PAIRS("f")
+	B64_PAIRS("g") B64_PAIRS("h") B64_PAIRS("i") B64_PAIRS("j")
+	B64_PAIRS("k") B64_PAIRS("l") B64_PAIRS("m") B64_PAIRS("n")
+	B64_PAIRS("o") B64_PAIRS("p") B64_PAIRS("q") B64_PAIRS("r")
+	B64_PAIRS("s") B64_PAIRS("t") B64_PAIRS("u") B64_PAIRS("v")
+	B64_PAIRS("w") B64_PAIRS("x") B64_PAIRS("y") B64_PAIRS("z")
+	B64_PAIRS("0") B64_PAIRS("1") B64_PAIRS("2") B64_PAIRS("3")
+	B64_PAIRS("4") B64_PAIRS("5") B64_PAIRS("6") B64_PAIRS("7")
+	B64_PAIRS("8") B64_PAIRS("9") B64_PAIRS("+") B64_PAIRS("/");
+#undef B64_PAIRS
 
 static int
 mime_fail(struct mime_error *err, const char *field, const char *fmt, ...)
@@ -101,12 +129,10 @@ b64_block(const unsigned char *in, size_t n, char *out)
 	size_t		 i, o = 0;
 	uint32_t	 v;
 
-	for (i = 0; i + 3 <= n; i += 3) {
+	for (i = 0; i + 3 <= n; i += 3, o += 4) {
 		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-		out[o++] = mime_b64[v >> 18];
-		out[o++] = mime_b64[(v >> 12) & 63];
-		out[o++] = mime_b64[(v >> 6) & 63];
-		out[o++] = mime_b64[v & 63];
+		memcpy(out + o, mime_b64_pairs + 2 * (v >> 12), 2);
+		memcpy(out + o + 2, mime_b64_pairs + 2 * (v & 0xfff), 2);
 	}
 	if (n - i == 1) {
 		v = (uint32_t)in[i] << 16;
@@ -1045,7 +1071,7 @@ body_check(const char *field, const char *body, size_t len,
 	const unsigned char	*s = (const unsigned char *)body;
 	size_t			 i, lstart = 0, maxline = 0, nonascii = 0;
 	size_t			 neol = 0, ncrlf = 0, total, qp_est, b64_est;
-	size_t			 run;
+	uint64_t		 w, x;
 	int			 k = 1;
 	unsigned char		 c = 0;
 
@@ -1053,26 +1079,40 @@ body_check(const char *field, const char *body, size_t len,
 		return mime_fail(err, field, "the body is missing");
 	i = 0;
 	while (i < len) {
-		/* The common case first: printable ASCII. */
-		while (i < len && (c = s[i]) < 0x80 && body_flag[c] == 0)
-			i++;
+		/* Printable ASCII eight octets at a time while none is
+		 * >= 0x80, < 0x20 or DEL (the common case in Latin text). */
+		while (len - i >= 8) {
+			memcpy(&w, s + i, 8);
+			x = w ^ 0x7f7f7f7f7f7f7f7fULL;
+			if ((w | ((w - 0x2020202020202020ULL) & ~w) |
+			    ((x - 0x0101010101010101ULL) & ~x)) &
+			    0x8080808080808080ULL)
+				break;
+			i += 8;
+		}
+		/* Then character by character up to a line end. */
+		while (i < len) {
+			c = s[i];
+			if (c < 0x80) {
+				if (body_flag[c] != 0)
+					break;
+				i++;
+			} else if (c >= 0xc3 && c <= 0xdf && i + 1 < len &&
+			    (s[i + 1] & 0xc0) == 0x80) {
+				/* Two octets (Arabic, Cyrillic, ...), not
+				 * C2, which may lead a C1 control. */
+				i += 2;
+				nonascii += 2;
+			} else if ((k = u8_seq(s + i, len - i)) > 0) {
+				i += (size_t)k;
+				nonascii += (size_t)k;
+			} else
+				break;
+		}
 		if (i == len)
 			break;
-		if (c >= 0x80) {
-			/* A run of non-ASCII through the automaton; it must
-			 * end on a character boundary. */
-			run = i;
-			do {
-				if ((k = u8_seq(s + i, len - i)) <= 0)
-					break;
-				i += (size_t)k;
-			} while (i < len && s[i] >= 0x80);
-			nonascii += i - run;
-			if (k <= 0)
-				break;
-			continue;
-		}
-		if (body_flag[c] == 1)
+		/* Stopped on bad UTF-8 (k <= 0) or a refused control. */
+		if (k <= 0 || body_flag[c] == 1)
 			break;
 		/* A CR or LF: a line ends (an LF after CR ends none). */
 		if (i - lstart > maxline)

@@ -18,7 +18,8 @@
 #define MIME_DATE_LEN	32	/* room for mime_date()'s text and its NUL */
 
 /* Why something was refused.  field names the header ("Subject", "From",
- * "Message-ID") or the part ("text body", "html body"); message is one
+ * "Message-ID"; "header" for a bad field name), the part ("text body",
+ * "html body") or "message" (size limit); message is one
  * sentence for people that starts with field.  Neither ever holds (a part
  * of) the refused value: it may be an address or a name. */
 struct mime_error {
@@ -66,9 +67,11 @@ enum mime_cte {
  * per part (mime_body_cte).  The boundary is derived from the Message-ID
  * and starts with "=_", which neither encoding can produce; a 7bit part
  * holding "=_" is sent quoted-printable instead.  Deterministic: the same
- * msg gives the same bytes.  Returns 0, or -1 with *err filled (err may be
- * NULL) and out cut back to its length on entry; overflow of out's
- * maximum is such an error.  Reuse one buf (buf_reset) across messages.
+ * msg gives the same bytes.  Content-Language "" or NULL and
+ * List-Unsubscribe without either URL are left out.  Returns 0, or -1 with
+ * *err filled (err may be NULL) and out cut back to its length on entry;
+ * overflow of out's maximum is such an error.  Reuse one buf (buf_reset)
+ * across messages.
  */
 int	mime_message(const struct mime_msg *, struct buf *out,
 	    struct mime_error *err);
@@ -95,10 +98,11 @@ int	mime_header_unstructured(struct buf *out, const char *name,
  * display_name is NULL or display_len 0.  An ASCII name is written as
  * atoms, or as a quoted-string when it holds specials or irregular spaces;
  * a non-ASCII one (or one holding "=?", or a word too long for a line) as
- * encoded-words in the phrase-safe Q alphabet or B.  The name is refused
- * like an unstructured value (invalid UTF-8, controls).  Folded at 78 where whitespace allows.  The addr-spec must be ASCII
- * dot-atom "@" dot-atom (no quoted local parts, no domain literals), local
- * part <= 64 and all <= 254 octets.  0, or -1 with *err; out cut back.
+ * encoded-words in the phrase-safe Q alphabet or B.  Folded at 78 where
+ * whitespace allows.  The name is refused like an unstructured value
+ * (invalid UTF-8, controls); the addr-spec must be ASCII dot-atom "@"
+ * dot-atom (no quoted local parts, no domain literals), local part <= 64
+ * and all <= 254 octets.  0, or -1 with *err; out cut back.
  */
 int	mime_header_address(struct buf *out, const char *name,
 	    const char *display_name, size_t display_len, const char *addr,
@@ -122,7 +126,8 @@ int	mime_date(time_t t, char out[MIME_DATE_LEN]);
  * Check a body (UTF-8, no control characters but TAB, CR and LF) and choose
  * its transfer encoding: 7bit when ASCII with lines <= 998 octets (and,
  * when no_eq_underscore, without "=_"), else quoted-printable unless base64
- * is shorter (mostly non-ASCII text).  0 and *cte, or -1 with *err.
+ * is shorter (mostly non-ASCII text).  0 and *cte, or -1 with *err
+ * (field "body"; the message gives the octet offset of the fault).
  */
 int	mime_body_cte(const char *body, size_t len, int no_eq_underscore,
 	    enum mime_cte *cte, struct mime_error *err);

@@ -888,6 +888,8 @@ struct qrow {
 	const char	*out;
 };
 
+#define A25	"aaaaaaaaaaaaaaaaaaaaaaaaa"
+
 static const struct qrow qp_rows[] = {
 	{ "empty", "", "" },
 	{ "plain", "Hello, world!", "Hello, world!" },
@@ -900,25 +902,25 @@ static const struct qrow qp_rows[] = {
 	  "=46rom me\r\nFrom\r\nxFrom y" },
 	{ "non-ascii", "caf\xc3\xa9", "caf=C3=A9" },
 	{ "line ends", "a\r\nb\nc\rd\r\r\n", "a\r\nb\r\nc\r\nd\r\n\r\n" },
-	{ "control and NUL-free binary", "\x01\x7f\xff", "=01=7F=FF" },
+	{ "controls and high octets", "\x01\x7f\xff", "=01=7F=FF" },
 	{ "76 at end",
-	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" },
+	  A25 A25 A25 "a",
+	  A25 A25 A25 "a" },
 	{ "77",
-	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  A25 A25 A25 "aa",
+	  A25 A25 "aaaaaaaaa"
 	  "aaaaaaaaaaaaaaaa=\r\naa" },
 	{ "escape not split",
-	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3\xa9",
-	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  A25 A25 "aaaaaaaaaaaaaaaaaaaaaaaa\xc3\xa9",
+	  A25 A25 "aaaaaaaaaaaaaaaaaaaaaaaa"
 	  "=\r\n=C3=A9" },
 	{ "dot after soft break",
-	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.b",
-	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  A25 A25 A25 ".b",
+	  A25 A25 A25
 	  "=\r\n=2Eb" },
 	{ "space before soft break",
-	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa bc",
-	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  A25 A25 "aaaaaaaaaaaaaaaaaaaaaaaa bc",
+	  A25 A25 "aaaaaaaaaaaaaaaaaaaaaaaa"
 	  " =\r\nbc" },
 	/* RFC 2045 6.7 rule (3): "=20" only where the space ends a line. */
 	{ "RFC 2045 rule 3", "Now's the time \r\nfor all ",
