@@ -435,11 +435,23 @@ journal_set_max_bytes(struct journal *jr, int64_t max_bytes)
 	char		e[256];
 	int		rc;
 
+	long long	pages = 4294967294LL, psize;
+	char		v[32];
+
 	buf_init(&b, 128);
 	/* max_page_count bounds the main file; SQLITE_FULL beyond it is the
-	 * same error a full disk gives, and takes the same path. */
-	buf_printf(&b, "PRAGMA max_page_count = %lld", max_bytes > 0 ?
-	    (long long)(max_bytes / 4096) : 4294967294LL);
+	 * same error a full disk gives, and takes the same path.  0 would
+	 * read as a query, so a cap is at least one page. */
+	if (max_bytes > 0) {
+		psize = atoll(journal_pragma_text(jr->db, "PRAGMA page_size", v,
+		    sizeof(v)));
+		if (psize <= 0)
+			psize = 4096;
+		pages = max_bytes / psize;
+		if (pages < 1)
+			pages = 1;
+	}
+	buf_printf(&b, "PRAGMA max_page_count = %lld", pages);
 	rc = journal_exec(jr->db, b.data, e, sizeof(e));
 	buf_free(&b);
 	return rc;
@@ -609,6 +621,13 @@ journal_event_store(struct journal *jr, const struct journal_event *ev,
 	const void	*h;
 	int		 rc, res = -1;
 
+	/* After a failed write SQLite may have rolled the transaction back
+	 * by itself; writing on would go to disk in autocommit mode, outside
+	 * the turn that is about to be reported as not stored. */
+	if (!jr->in_txn || jr->txn_failed || sqlite3_get_autocommit(jr->db)) {
+		jr->txn_failed = 1;
+		return -1;
+	}
 	st = jr->st[ST_EVENT_FIND];
 	sqlite3_bind_text(st, 1, ev->post, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, ev->event_id, -1, SQLITE_STATIC);

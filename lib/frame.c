@@ -10,8 +10,13 @@ frame_put(struct buf *out, const char *payload, size_t len)
 {
 	unsigned char	h[4];
 
-	if (len > FRAME_MAX)
+	/* All or nothing: a header without its payload would announce bytes
+	 * that never come. */
+	if (len > FRAME_MAX || out->len > out->max || out->max - out->len < 4 ||
+	    out->max - out->len - 4 < len) {
+		out->overflow = 1;
 		return -1;
+	}
 	h[0] = (unsigned char)(len >> 24);
 	h[1] = (unsigned char)(len >> 16);
 	h[2] = (unsigned char)(len >> 8);

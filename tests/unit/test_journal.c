@@ -1,0 +1,1184 @@
+/* test_journal.c - the durable store (daemon/journal.c), each test in a
+ * fresh mkdtemp state directory: opening (directory mode, WAL, FULL,
+ * schema, installation secret), migrations on raw connections, the store
+ * outcomes table, transactions and their failures (rollback, injected
+ * commit faults, SQLITE_FULL under a size cap, a failed write), feed
+ * sequence numbers, journal_event_info, checkpoints, online backups and
+ * stats.  What the
+ * journal wrote is checked through a second, raw SQLite connection. */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "buf.h"
+#include "journal.h"
+#include "log.h"
+
+struct tj {
+	char	 root[64];	/* mkdtemp */
+	char	*dir;		/* root/state: the journal's state dir */
+	char	*db;		/* dir/journal.db */
+	char	*key;		/* dir/installation.key */
+};
+
+static char *
+path_join(const char *a, const char *b)
+{
+	struct buf	p;
+
+	buf_init(&p, 4096);
+	assert_int_equal(buf_printf(&p, "%s/%s", a, b), 0);
+	return buf_release(&p);
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(path);
+}
+
+static int
+setup(void **state)
+{
+	struct tj	*t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return -1;
+	snprintf(t->root, sizeof(t->root), "/tmp/test_journal.XXXXXX");
+	if (mkdtemp(t->root) == NULL)
+		return -1;
+	t->dir = path_join(t->root, "state");
+	t->db = path_join(t->dir, "journal.db");
+	t->key = path_join(t->dir, "installation.key");
+	*state = t;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct tj	*t = *state;
+
+	nftw(t->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(t->dir);
+	free(t->db);
+	free(t->key);
+	free(t);
+	return 0;
+}
+
+static struct journal *
+open_ok(struct tj *t, int64_t max_bytes)
+{
+	struct journal	*jr;
+	char		 err[512] = "";
+
+	if ((jr = journal_open(t->dir, max_bytes, err, sizeof(err))) == NULL)
+		fail_msg("journal_open \"%s\": %s", t->dir, err);
+	return jr;
+}
+
+/* An event for post/id whose content hash is 32 times byte h. */
+struct ev {
+	struct journal_event	e;
+	unsigned char		sha[32];
+};
+
+static void
+ev_init(struct ev *v, const char *post, const char *id, unsigned char h)
+{
+	memset(v, 0, sizeof(*v));
+	memset(v->sha, h, sizeof(v->sha));
+	v->e.post = post;
+	v->e.event_id = id;
+	v->e.topic = "embassy.ph.berlin.town-hall";
+	v->e.type = "town-hall";
+	v->e.priority = 2;
+	v->e.status = "actual";
+	v->e.sha256 = v->sha;
+	v->e.doc = "{\"v\":1}";
+	v->e.doc_len = strlen(v->e.doc);
+	v->e.source = "router";
+	v->e.publisher = NULL;
+	v->e.seq = 0;
+	v->e.received_ms = 1777777777000LL;
+	v->e.not_before_ms = -1;
+	v->e.expires_at_ms = -1;
+	v->e.replaces = NULL;
+	v->e.cancel = 0;
+	v->e.recipients = 0;
+}
+
+/* Store one event in its own turn; returns the store result. */
+static int
+store_commit(struct journal *jr, struct ev *v)
+{
+	int64_t	rcpt = -1;
+	int	rc;
+
+	assert_int_equal(journal_txn(jr), 0);
+	rc = journal_event_store(jr, &v->e, &rcpt);
+	assert_int_equal(journal_commit(jr), 0);
+	return rc;
+}
+
+/* A single integer from a raw read-only connection to path. */
+static int64_t
+raw_int(const char *path, const char *sql)
+{
+	sqlite3		*db = NULL;
+	sqlite3_stmt	*st;
+	int64_t		 n = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK)
+		fail_msg("open %s: %s", path, db ? sqlite3_errmsg(db) : "?");
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+static int64_t
+nevents(struct tj *t)
+{
+	return raw_int(t->db, "SELECT count(*) FROM events");
+}
+
+static int
+raw_version(sqlite3 *db)
+{
+	sqlite3_stmt	*st;
+	int		 v = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1,
+	    &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* The whole schema, one "type name sql" line per object, in name order;
+ * caller frees. */
+static char *
+schema_of(sqlite3 *db)
+{
+	struct buf	 b;
+	sqlite3_stmt	*st;
+	const char	*sql;
+
+	buf_init(&b, 0);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT type, name, sql FROM "
+	    "sqlite_master ORDER BY name", -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		sql = (const char *)sqlite3_column_text(st, 2);
+		buf_printf(&b, "%s %s %s\n", sqlite3_column_text(st, 0),
+		    sqlite3_column_text(st, 1), sql ? sql : "(auto)");
+	}
+	sqlite3_finalize(st);
+	buf_printf(&b, "user_version %d\n", raw_version(db));
+	return buf_release(&b);
+}
+
+static void
+read_secret(const char *path, unsigned char *out, size_t n)
+{
+	struct stat	st;
+	int		fd;
+
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_size, JOURNAL_SECRET_LEN);
+	assert_true((fd = open(path, O_RDONLY)) != -1);
+	assert_int_equal(read(fd, out, n), (ssize_t)n);
+	close(fd);
+}
+
+/* ---- opening ---- */
+
+static void
+test_open_creates(void **state)
+{
+	struct tj		*t = *state;
+	struct journal		*jr;
+	struct stat		 st;
+	unsigned char		 key[JOURNAL_SECRET_LEN];
+	static const unsigned char zero[JOURNAL_SECRET_LEN];
+
+	assert_int_equal(stat(t->dir, &st), -1);
+	jr = open_ok(t, 0);
+	assert_int_equal(stat(t->dir, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_string_equal(journal_mode(jr), "wal");
+	assert_string_equal(journal_synchronous(jr), "full");
+	assert_true(journal_latest_version() >= 1);
+	assert_int_equal(journal_schema_version(jr), journal_latest_version());
+	assert_int_equal(journal_in_txn(jr), 0);
+	assert_int_equal(journal_full(jr), 0);
+	/* The secret file holds what journal_secret says, and is not 0s. */
+	read_secret(t->key, key, sizeof(key));
+	assert_memory_equal(key, journal_secret(jr), sizeof(key));
+	assert_memory_not_equal(key, zero, sizeof(key));
+	assert_int_equal(stat(t->db, &st), 0);
+	journal_close(jr);
+	journal_close(NULL);
+	assert_int_equal(raw_int(t->db, "PRAGMA user_version"),
+	    journal_latest_version());
+}
+
+static void
+test_open_tightens(void **state)
+{
+	static const mode_t	 modes[] = { 0755, 0750, 0705, 0777, 0711 };
+	struct tj		*t = *state;
+	struct journal		*jr;
+	struct stat		 st;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (i == 0)
+			assert_int_equal(mkdir(t->dir, 0700), 0);
+		assert_int_equal(chmod(t->dir, modes[i]), 0);
+		jr = open_ok(t, 0);
+		assert_int_equal(stat(t->dir, &st), 0);
+		if ((st.st_mode & 07777) != 0700)
+			fail_msg("mode %04o left at %04o", (unsigned)modes[i],
+			    (unsigned)st.st_mode & 07777);
+		journal_close(jr);
+	}
+}
+
+static void
+test_open_not_dir(void **state)
+{
+	struct tj	*t = *state;
+	char		 err[512] = "";
+	int		 fd;
+
+	assert_true((fd = open(t->dir, O_WRONLY | O_CREAT, 0600)) != -1);
+	close(fd);
+	assert_null(journal_open(t->dir, 0, err, sizeof(err)));
+	assert_non_null(strstr(err, t->dir));
+	assert_non_null(strstr(err, "not a directory"));
+}
+
+static void
+test_reopen(void **state)
+{
+	struct tj	*t = *state;
+	struct journal	*jr;
+	unsigned char	 first[JOURNAL_SECRET_LEN], key[JOURNAL_SECRET_LEN];
+	char		*schema1, *schema2;
+	struct ev	 v;
+	sqlite3		*db;
+	int		 i;
+
+	jr = open_ok(t, 0);
+	memcpy(first, journal_secret(jr), sizeof(first));
+	ev_init(&v, "berlin", "e-1", 1);
+	assert_int_equal(store_commit(jr, &v), JOURNAL_STORED);
+	journal_close(jr);
+	assert_int_equal(sqlite3_open(t->db, &db), SQLITE_OK);
+	schema1 = schema_of(db);
+	sqlite3_close(db);
+
+	for (i = 0; i < 3; i++) {
+		jr = open_ok(t, 0);
+		assert_int_equal(journal_schema_version(jr),
+		    journal_latest_version());
+		assert_memory_equal(journal_secret(jr), first, sizeof(first));
+		read_secret(t->key, key, sizeof(key));
+		assert_memory_equal(key, first, sizeof(first));
+		/* The stored event survived: same id is a duplicate. */
+		assert_int_equal(store_commit(jr, &v), JOURNAL_DUPLICATE);
+		journal_close(jr);
+	}
+	assert_int_equal(sqlite3_open(t->db, &db), SQLITE_OK);
+	schema2 = schema_of(db);
+	sqlite3_close(db);
+	assert_string_equal(schema1, schema2);
+	assert_int_equal(nevents(t), 1);
+	free(schema1);
+	free(schema2);
+}
+
+/* A damaged installation secret is refused, never replaced. */
+static void
+test_bad_secret(void **state)
+{
+	static const struct {
+		const char	*name;
+		size_t		 len;	/* bytes kept; (size_t)-1: a dir */
+	} rows[] = {
+		{ "empty", 0 }, { "one byte", 1 }, { "16 bytes", 16 },
+		{ "31 bytes", 31 }, { "a directory", (size_t)-1 },
+	};
+	struct tj	*t = *state;
+	struct journal	*jr;
+	unsigned char	 key[JOURNAL_SECRET_LEN], now[JOURNAL_SECRET_LEN];
+	char		 err[512];
+	size_t		 i;
+	int		 fd;
+
+	jr = open_ok(t, 0);
+	memcpy(key, journal_secret(jr), sizeof(key));
+	journal_close(jr);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		assert_int_equal(unlink(t->key), 0);
+		if (rows[i].len == (size_t)-1)
+			assert_int_equal(mkdir(t->key, 0700), 0);
+		else {
+			fd = open(t->key, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+			assert_true(fd != -1);
+			assert_int_equal(write(fd, key, rows[i].len),
+			    (ssize_t)rows[i].len);
+			close(fd);
+		}
+		err[0] = '\0';
+		if ((jr = journal_open(t->dir, 0, err, sizeof(err))) != NULL)
+			fail_msg("%s: opened", rows[i].name);
+		if (strstr(err, t->key) == NULL ||
+		    strstr(err, "installation secret") == NULL)
+			fail_msg("%s: error \"%s\"", rows[i].name, err);
+		if (rows[i].len == (size_t)-1)
+			assert_int_equal(rmdir(t->key), 0);
+		else {
+			/* Left as it was for the operator to restore. */
+			struct stat	st;
+
+			assert_int_equal(stat(t->key, &st), 0);
+			assert_int_equal(st.st_size, (off_t)rows[i].len);
+			assert_int_equal(unlink(t->key), 0);
+		}
+		/* Restore it: the journal opens with the same secret. */
+		fd = open(t->key, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		assert_true(fd != -1);
+		assert_int_equal(write(fd, key, sizeof(key)), (ssize_t)sizeof(key));
+		close(fd);
+		jr = open_ok(t, 0);
+		memcpy(now, journal_secret(jr), sizeof(now));
+		assert_memory_equal(now, key, sizeof(key));
+		journal_close(jr);
+	}
+}
+
+/* ---- migrations ---- */
+
+static void
+test_migrate_raw(void **state)
+{
+	struct tj	*t = *state;
+	struct journal	*jr;
+	sqlite3		*db;
+	char		*s1, *s2, *s3, *path, err[512];
+
+	path = path_join(t->root, "raw.db");
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(raw_version(db), 0);
+	err[0] = '\0';
+	if (journal_migrate(db, err, sizeof(err)) != 0)
+		fail_msg("journal_migrate: %s", err);
+	assert_int_equal(raw_version(db), journal_latest_version());
+	s1 = schema_of(db);
+	assert_non_null(strstr(s1, "table events "));
+	assert_non_null(strstr(s1, "table deliveries "));
+	/* Again: nothing changes. */
+	assert_int_equal(journal_migrate(db, err, sizeof(err)), 0);
+	s2 = schema_of(db);
+	assert_string_equal(s1, s2);
+	assert_int_equal(sqlite3_get_autocommit(db), 1);
+	sqlite3_close(db);
+
+	/* journal_open builds the same schema. */
+	jr = open_ok(t, 0);
+	journal_close(jr);
+	assert_int_equal(sqlite3_open(t->db, &db), SQLITE_OK);
+	s3 = schema_of(db);
+	sqlite3_close(db);
+	assert_string_equal(s1, s3);
+	free(s1);
+	free(s2);
+	free(s3);
+	free(path);
+}
+
+static void
+test_migrate_newer(void **state)
+{
+	struct tj	*t = *state;
+	struct buf	 b;
+	sqlite3		*db;
+	char		 err[512];
+	int		 newer = journal_latest_version() + 1;
+
+	assert_int_equal(mkdir(t->dir, 0700), 0);
+	assert_int_equal(sqlite3_open(t->db, &db), SQLITE_OK);
+	buf_init(&b, 128);
+	buf_printf(&b, "PRAGMA user_version = %d", newer);
+	assert_int_equal(sqlite3_exec(db, b.data, NULL, NULL, NULL),
+	    SQLITE_OK);
+	buf_free(&b);
+	/* Directly: refused, nothing touched. */
+	err[0] = '\0';
+	assert_int_equal(journal_migrate(db, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "newer"));
+	assert_int_equal(raw_version(db), newer);
+	assert_int_equal(raw_int(t->db, "SELECT count(*) FROM sqlite_master"),
+	    0);
+	sqlite3_close(db);
+	/* Through journal_open: refused, naming the file. */
+	err[0] = '\0';
+	assert_null(journal_open(t->dir, 0, err, sizeof(err)));
+	assert_non_null(strstr(err, "newer"));
+	assert_non_null(strstr(err, t->db));
+	assert_int_equal(raw_int(t->db, "PRAGMA user_version"), newer);
+	assert_int_equal(raw_int(t->db, "SELECT count(*) FROM sqlite_master"),
+	    0);
+}
+
+/* A migration that fails leaves the database at its version, with none
+ * of that migration's tables. */
+static void
+test_migrate_fails(void **state)
+{
+	struct tj	*t = *state;
+	sqlite3		*db;
+	char		*path, *before, *after, err[512];
+
+	path = path_join(t->root, "clash.db");
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	/* A "stats" table already there: migration 1's last CREATE fails. */
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE stats (x)", NULL, NULL,
+	    NULL), SQLITE_OK);
+	before = schema_of(db);
+	err[0] = '\0';
+	assert_int_equal(journal_migrate(db, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "version 1"));
+	assert_non_null(strstr(err, "stats"));
+	after = schema_of(db);
+	assert_string_equal(before, after);
+	assert_int_equal(raw_version(db), 0);
+	assert_int_equal(sqlite3_get_autocommit(db), 1);
+	sqlite3_close(db);
+	free(before);
+	free(after);
+	free(path);
+}
+
+/* ---- storing ---- */
+
+struct store_row {
+	const char	*post;
+	const char	*id;
+	unsigned char	 sha;
+	int64_t		 recipients;	/* given */
+	int		 want;
+	int64_t		 want_rcpt;	/* returned */
+};
+
+static const struct store_row store_rows[] = {
+	{ "berlin", "e-1", 0xa1, 5, JOURNAL_STORED, 5 },
+	{ "berlin", "e-1", 0xa1, 9, JOURNAL_DUPLICATE, 5 },
+	{ "berlin", "e-1", 0xb2, 9, JOURNAL_CONFLICT, 5 },
+	{ "berlin", "e-1", 0xa1, 0, JOURNAL_DUPLICATE, 5 },
+	{ "munich", "e-1", 0xb2, 7, JOURNAL_STORED, 7 },
+	{ "munich", "e-1", 0xa1, 0, JOURNAL_CONFLICT, 7 },
+	{ "munich", "e-1", 0xb2, 0, JOURNAL_DUPLICATE, 7 },
+	{ "berlin", "e-2", 0xa1, 0, JOURNAL_STORED, 0 },
+	{ "berlin", "E-1", 0xa1, 1, JOURNAL_STORED, 1 },	/* case */
+	{ "berlin", "e-2", 0xa1, 3, JOURNAL_DUPLICATE, 0 },
+};
+#define NSTORE	(sizeof(store_rows) / sizeof(store_rows[0]))
+#define NSTORED	4
+
+static void
+run_store_rows(struct journal *jr, int reopened)
+{
+	const struct store_row	*r;
+	struct ev		 v;
+	int64_t			 rcpt;
+	size_t			 i;
+	int			 rc, want;
+
+	assert_int_equal(journal_txn(jr), 0);
+	assert_int_equal(journal_in_txn(jr), 1);
+	assert_int_equal(journal_txn(jr), 0);	/* already open: fine */
+	for (i = 0; i < NSTORE; i++) {
+		r = &store_rows[i];
+		ev_init(&v, r->post, r->id, r->sha);
+		v.e.recipients = r->recipients;
+		want = r->want;
+		/* Once committed, every first store is a duplicate. */
+		if (reopened && want == JOURNAL_STORED)
+			want = JOURNAL_DUPLICATE;
+		rcpt = -1;
+		rc = journal_event_store(jr, &v.e, &rcpt);
+		if (rc != want)
+			fail_msg("row %zu (%s %s %02x): %d, want %d", i,
+			    r->post, r->id, r->sha, rc, want);
+		if (rcpt != r->want_rcpt)
+			fail_msg("row %zu: recipients %lld, want %lld", i,
+			    (long long)rcpt, (long long)r->want_rcpt);
+	}
+	assert_int_equal(journal_commit(jr), 0);
+	assert_int_equal(journal_in_txn(jr), 0);
+}
+
+static void
+test_store(void **state)
+{
+	struct tj	*t = *state;
+	struct journal	*jr;
+
+	jr = open_ok(t, 0);
+	run_store_rows(jr, 0);
+	assert_int_equal(nevents(t), NSTORED);
+	journal_close(jr);
+	/* After a restart the same rows find what was committed. */
+	jr = open_ok(t, 0);
+	run_store_rows(jr, 1);
+	assert_int_equal(nevents(t), NSTORED);
+	journal_close(jr);
+}
+
+/* What a stored row holds, including NULLs for the "none" values. */
+static void
+test_store_fields(void **state)
+{
+	struct tj	*t = *state;
+	struct journal	*jr;
+	struct ev	 v, w;
+
+	jr = open_ok(t, 0);
+	ev_init(&v, "berlin", "full", 3);
+	v.e.topic = "consulate.de.munich.crisis";
+	v.e.type = "crisis";
+	v.e.priority = 4;
+	v.e.status = "exercise";
+	v.e.doc = "{\"v\":1,\"id\":\"full\"}TRAILING";
+	v.e.doc_len = strlen("{\"v\":1,\"id\":\"full\"}");
+	v.e.source = "feed:munich";
+	v.e.publisher = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+	v.e.seq = 42;
+	v.e.not_before_ms = 1000;
+	v.e.expires_at_ms = 2000;
+	v.e.replaces = "older";
+	v.e.cancel = 1;
+	v.e.recipients = 12;
+	ev_init(&w, "berlin", "none", 4);
+	assert_int_equal(journal_txn(jr), 0);
+	assert_int_equal(journal_event_store(jr, &v.e, &(int64_t){0}),
+	    JOURNAL_STORED);
+	assert_int_equal(journal_event_store(jr, &w.e, &(int64_t){0}),
+	    JOURNAL_STORED);
+	assert_int_equal(journal_commit(jr), 0);
+	journal_close(jr);
+
+	assert_int_equal(raw_int(t->db, "SELECT count(*) FROM events WHERE "
+	    "event_id = 'full' AND topic = 'consulate.de.munich.crisis' AND "
+	    "type = 'crisis' AND priority = 4 AND status = 'exercise' AND "
+	    "doc = '{\"v\":1,\"id\":\"full\"}' AND source = 'feed:munich' AND "
+	    "publisher = 'rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7' AND "
+	    "seq = 42 AND received_at = 1777777777000 AND not_before = 1000 "
+	    "AND expires_at = 2000 AND replaces = 'older' AND cancel = 1 AND "
+	    "recipients = 12 AND fanout_done = 0 AND hex(sha256) = '0303030303030303030303030303030303030303030303030303"
+	    "030303030303'"), 1);
+	assert_int_equal(raw_int(t->db, "SELECT count(*) FROM events WHERE "
+	    "event_id = 'none' AND publisher IS NULL AND seq IS NULL AND "
+	    "not_before IS NULL AND expires_at IS NULL AND replaces IS NULL "
+	    "AND cancel = 0 AND recipients = 0 AND status = 'actual' AND "
+	    "fanout_done = 1"), 1);
+}
+
+/* journal_event_info: found, not found, and an id two posts share. */
+static void
+test_event_info(void **state)
+{
+	struct tj	*t = *state;
+	struct journal	*jr;
+	struct ev	 v;
+	json_t		*o;
+
+	jr = open_ok(t, 0);
+	ev_init(&v, "berlin", "e-1", 1);
+	v.e.recipients = 3;
+	v.e.expires_at_ms = 5000;
+	assert_int_equal(store_commit(jr, &v), JOURNAL_STORED);
+	ev_init(&v, "munich", "e-1", 2);
+	assert_int_equal(store_commit(jr, &v), JOURNAL_STORED);
+	ev_init(&v, "munich", "e-2", 3);
+	assert_int_equal(store_commit(jr, &v), JOURNAL_STORED);
+
+	o = (json_t *)1;
+	assert_int_equal(journal_event_info(jr, "berlin", "e-1", &o), 1);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "post")),
+	    "berlin");
+	assert_string_equal(json_string_value(json_object_get(o, "id")),
+	    "e-1");
+	assert_int_equal(json_integer_value(json_object_get(o,
+	    "recipients")), 3);
+	assert_int_equal(json_integer_value(json_object_get(o,
+	    "expires_at_ms")), 5000);
+	assert_null(json_object_get(o, "not_before_ms"));
+	assert_true(json_is_false(json_object_get(o, "fanout_done")));
+	assert_true(json_is_object(json_object_get(o, "deliveries")));
+	assert_int_equal(json_object_size(json_object_get(o, "deliveries")),
+	    0);
+	json_decref(o);
+
+	assert_int_equal(journal_event_info(jr, NULL, "e-2", &o), 1);
+	assert_string_equal(json_string_value(json_object_get(o, "post")),
+	    "munich");
+	assert_true(json_is_true(json_object_get(o, "fanout_done")));
+	json_decref(o);
+	o = (json_t *)1;
+	assert_int_equal(journal_event_info(jr, NULL, "e-1", &o), 2);
+	assert_null(o);
+	o = (json_t *)1;
+	assert_int_equal(journal_event_info(jr, "berlin", "e-2", &o), 0);
+	assert_null(o);
+	assert_int_equal(journal_event_info(jr, NULL, "nope", &o), 0);
+	assert_null(o);
+	journal_close(jr);
+}
+
+static void
+test_rollback(void **state)
+{
+	struct tj	*t = *state;
+	struct journal	*jr;
+	struct ev	 v;
+	int64_t		 rcpt;
+
+	jr = open_ok(t, 0);
+	journal_rollback(jr);			/* none open: no-op */
+	assert_int_equal(journal_commit(jr), 0);	/* none open: 0 */
+	ev_init(&v, "berlin", "e-1", 1);
+	assert_int_equal(journal_txn(jr), 0);
+	assert_int_equal(journal_event_store(jr, &v.e, &rcpt), JOURNAL_STORED);
+	/* Within the turn, the event is visible to the journal itself. */
+	assert_int_equal(journal_event_store(jr, &v.e, &rcpt),
+	    JOURNAL_DUPLICATE);
+	journal_rollback(jr);
+	assert_int_equal(journal_in_txn(jr), 0);
+	assert_int_equal(nevents(t), 0);
+	/* Stored anew after the rollback. */
+	assert_int_equal(store_commit(jr, &v), JOURNAL_STORED);
+	assert_int_equal(nevents(t), 1);
+
+	/* Closing with a turn open discards the turn. */
+	ev_init(&v, "berlin", "e-2", 2);
+	assert_int_equal(journal_txn(jr), 0);
+	assert_int_equal(journal_event_store(jr, &v.e, &rcpt), JOURNAL_STORED);
+	journal_close(jr);
+	assert_int_equal(nevents(t), 1);
+}
+
+static void
+test_fault_commit(void **state)
+{
+	struct tj	*t = *state;
+	struct journal	*jr;
+	struct ev	 v, w;
+	int64_t		 rcpt;
+
+	jr = open_ok(t, 0);
+	ev_init(&v, "berlin", "e-1", 1);
+	ev_init(&w, "berlin", "e-2", 2);
+	journal_fault_commits(jr, 1);
+	assert_int_equal(journal_txn(jr), 0);
+	assert_int_equal(journal_event_store(jr, &v.e, &rcpt), JOURNAL_STORED);
+	assert_int_equal(journal_event_store(jr, &w.e, &rcpt), JOURNAL_STORED);
+	assert_int_equal(journal_commit(jr), -1);
+	assert_int_equal(journal_in_txn(jr), 0);
+	assert_int_equal(journal_full(jr), 0);
+	assert_int_equal(nevents(t), 0);
+	/* The following commit works, and stores all of its turn. */
+	assert_int_equal(journal_txn(jr), 0);
+	assert_int_equal(journal_event_store(jr, &v.e, &rcpt), JOURNAL_STORED);
+	assert_int_equal(journal_event_store(jr, &w.e, &rcpt), JOURNAL_STORED);
+	assert_int_equal(journal_commit(jr), 0);
+	assert_int_equal(nevents(t), 2);
+
+	/* Two faults: two turns lost, the third stored. */
+	journal_fault_commits(jr, 2);
+	ev_init(&v, "berlin", "e-3", 3);
+	assert_int_equal(journal_txn(jr), 0);
+	assert_int_equal(journal_event_store(jr, &v.e, &rcpt), JOURNAL_STORED);
+	assert_int_equal(journal_commit(jr), -1);
+	assert_int_equal(journal_txn(jr), 0);
+	assert_int_equal(journal_event_store(jr, &v.e, &rcpt), JOURNAL_STORED);
+	assert_int_equal(journal_commit(jr), -1);
+	assert_int_equal(nevents(t), 2);
+	assert_int_equal(store_commit(jr, &v), JOURNAL_STORED);
+	assert_int_equal(nevents(t), 3);
+	/* A commit without a turn does not use up a fault. */
+	journal_fault_commits(jr, 1);
+	assert_int_equal(journal_commit(jr), 0);
+	journal_fault_commits(jr, 0);
+	journal_close(jr);
+}
+
+/* A write that fails (a CHECK constraint here) makes the whole turn roll
+ * back at commit, including writes before it; writes after it in the same
+ * turn fail at once. */
+static void
+test_failed_write(void **state)
+{
+	struct tj	*t = *state;
+	struct journal	*jr;
+	struct ev	 a, bad, c;
+	int64_t		 rcpt;
+
+	jr = open_ok(t, 0);
+	ev_init(&a, "berlin", "a", 1);
+	ev_init(&bad, "berlin", "bad", 2);
+	bad.e.status = "bogus";
+	ev_init(&c, "berlin", "c", 3);
+	assert_int_equal(journal_txn(jr), 0);
+	assert_int_equal(journal_event_store(jr, &a.e, &rcpt), JOURNAL_STORED);
+	assert_int_equal(journal_event_store(jr, &bad.e, &rcpt), -1);
+	assert_int_equal(journal_event_store(jr, &c.e, &rcpt), -1);
+	assert_int_equal(journal_commit(jr), -1);
+	assert_int_equal(journal_in_txn(jr), 0);
+	assert_int_equal(journal_full(jr), 0);
+	assert_int_equal(nevents(t), 0);
+	/* The next turn is clean. */
+	assert_int_equal(journal_txn(jr), 0);
+	assert_int_equal(journal_event_store(jr, &a.e, &rcpt), JOURNAL_STORED);
+	assert_int_equal(journal_event_store(jr, &c.e, &rcpt), JOURNAL_STORED);
+	assert_int_equal(journal_commit(jr), 0);
+	assert_int_equal(nevents(t), 2);
+	journal_close(jr);
+}
+
+/* Under a size cap, a write that needs pages fails with SQLITE_FULL: the
+ * turn rolls back, journal_full() says why, and raising the cap heals. */
+static void
+test_full(void **state)
+{
+	struct tj	*t = *state;
+	struct journal	*jr;
+	struct ev	 small, big, after;
+	struct journal_stats js;
+	char		*doc;
+	int64_t		 rcpt, before;
+	size_t		 doclen = 256 * 1024;
+	int		 i;
+
+	jr = open_ok(t, 0);
+	for (i = 0; i < 3; i++) {
+		char	id[16];
+
+		snprintf(id, sizeof(id), "pre-%d", i);
+		ev_init(&small, "berlin", id, (unsigned char)i);
+		assert_int_equal(store_commit(jr, &small), JOURNAL_STORED);
+	}
+	before = nevents(t);
+	assert_int_equal(before, 3);
+
+	doc = malloc(doclen + 1);
+	assert_non_null(doc);
+	memset(doc, 'x', doclen);
+	doc[doclen] = '\0';
+	ev_init(&small, "berlin", "small", 10);
+	ev_init(&big, "berlin", "big", 11);
+	big.e.doc = doc;
+	big.e.doc_len = doclen;
+	ev_init(&after, "berlin", "after", 12);
+
+	/* A tiny cap: SQLite keeps the database at its current size. */
+	assert_int_equal(journal_set_max_bytes(jr, 4096), 0);
+	assert_int_equal(journal_txn(jr), 0);
+	assert_int_equal(journal_full(jr), 0);
+	(void)journal_event_store(jr, &small.e, &rcpt);	/* may fit */
+	assert_int_equal(journal_event_store(jr, &big.e, &rcpt), -1);
+	assert_int_equal(journal_full(jr), 1);
+	assert_int_equal(journal_commit(jr), -1);
+	assert_int_equal(journal_full(jr), 1);
+	assert_int_equal(journal_in_txn(jr), 0);
+	assert_int_equal(nevents(t), before);
+	assert_int_equal(raw_int(t->db, "SELECT count(*) FROM events WHERE "
+	    "event_id IN ('small', 'big', 'after')"), 0);
+
+	/* Still full on the next turn. */
+	assert_int_equal(journal_txn(jr), 0);
+	assert_int_equal(journal_full(jr), 0);
+	assert_int_equal(journal_event_store(jr, &big.e, &rcpt), -1);
+	assert_int_equal(journal_full(jr), 1);
+	assert_int_equal(journal_commit(jr), -1);
+	assert_int_equal(nevents(t), before);
+
+	/* Raise the cap (0: none): stores work again. */
+	assert_int_equal(journal_set_max_bytes(jr, 0), 0);
+	assert_int_equal(journal_txn(jr), 0);
+	assert_int_equal(journal_event_store(jr, &small.e, &rcpt),
+	    JOURNAL_STORED);
+	assert_int_equal(journal_event_store(jr, &big.e, &rcpt),
+	    JOURNAL_STORED);
+	assert_int_equal(journal_event_store(jr, &after.e, &rcpt),
+	    JOURNAL_STORED);
+	assert_int_equal(journal_commit(jr), 0);
+	assert_int_equal(journal_full(jr), 0);
+	assert_int_equal(nevents(t), before + 3);
+	assert_int_equal(raw_int(t->db, "SELECT length(doc) FROM events "
+	    "WHERE event_id = 'big'"), (int64_t)doclen);
+	assert_int_equal(journal_stats(jr, &js), 0);
+	assert_int_equal(js.events, before + 3);
+	journal_close(jr);
+	free(doc);
+}
+
+/* On SQLITE_FULL, SQLite may roll back the whole transaction itself
+ * (sqlite3_get_autocommit() turns 1).  A later store of the same turn must
+ * not then be committed on its own in autocommit mode while the turn is
+ * reported as not stored. */
+static void
+test_full_turn_goes_on(void **state)
+{
+	struct tj	*t = *state;
+	struct journal	*jr;
+	struct ev	 pre, small, big, after;
+	char		*doc;
+	int64_t		 rcpt;
+	size_t		 doclen = 256 * 1024;
+
+	doc = malloc(doclen);
+	assert_non_null(doc);
+	memset(doc, 'x', doclen);
+	ev_init(&pre, "berlin", "pre", 1);
+	ev_init(&small, "berlin", "small", 2);
+	ev_init(&big, "berlin", "big", 3);
+	big.e.doc = doc;
+	big.e.doc_len = doclen;
+	ev_init(&after, "berlin", "after", 4);
+	jr = open_ok(t, 0);
+	assert_int_equal(store_commit(jr, &pre), JOURNAL_STORED);
+	assert_int_equal(journal_set_max_bytes(jr, 4096), 0);
+	assert_int_equal(journal_txn(jr), 0);
+	(void)journal_event_store(jr, &small.e, &rcpt);
+	assert_int_equal(journal_event_store(jr, &big.e, &rcpt), -1);
+	assert_int_equal(journal_full(jr), 1);
+	/* The turn goes on (other publishers' events in the same turn):
+	 * whatever this returns, it must not be stored on its own. */
+	(void)journal_event_store(jr, &after.e, &rcpt);
+	assert_int_equal(journal_commit(jr), -1);
+	assert_int_equal(journal_in_txn(jr), 0);
+	journal_close(jr);
+	free(doc);
+	assert_int_equal(raw_int(t->db, "SELECT count(*) FROM events WHERE "
+	    "event_id IN ('small', 'big', 'after')"), 0);
+	assert_int_equal(nevents(t), 1);
+}
+
+/* A cap given at open time behaves the same. */
+static void
+test_full_at_open(void **state)
+{
+	struct tj	*t = *state;
+	struct journal	*jr;
+	struct ev	 big;
+	char		*doc;
+	int64_t		 rcpt;
+	size_t		 doclen = 1024 * 1024;
+
+	doc = malloc(doclen);
+	assert_non_null(doc);
+	memset(doc, 'y', doclen);
+	ev_init(&big, "berlin", "big", 1);
+	big.e.doc = doc;
+	big.e.doc_len = doclen;
+	jr = open_ok(t, 256 * 1024);
+	assert_int_equal(journal_txn(jr), 0);
+	assert_int_equal(journal_event_store(jr, &big.e, &rcpt), -1);
+	assert_int_equal(journal_full(jr), 1);
+	assert_int_equal(journal_commit(jr), -1);
+	journal_close(jr);
+	assert_int_equal(nevents(t), 0);
+	jr = open_ok(t, 8 * 1024 * 1024);
+	assert_int_equal(store_commit(jr, &big), JOURNAL_STORED);
+	journal_close(jr);
+	assert_int_equal(nevents(t), 1);
+	free(doc);
+}
+
+static void
+test_feed_last_seq(void **state)
+{
+	static const struct {
+		const char	*source;
+		int64_t		 seq;
+	} stores[] = {
+		{ "feed:a", 5 }, { "feed:a", 3 }, { "feed:b", 9 },
+		{ "feed:a", 0 }, { "router", 0 }, { "feed:b", 1 },
+		{ "feed:c", 4294967296LL },
+	};
+	static const struct {
+		const char	*source;
+		int64_t		 last;
+	} want[] = {
+		{ "feed:a", 5 }, { "feed:b", 9 }, { "feed:c", 4294967296LL },
+		{ "router", 0 }, { "feed:d", 0 }, { "", 0 }, { "feed:", 0 },
+	};
+	struct tj	*t = *state;
+	struct journal	*jr;
+	struct ev	 v;
+	char		 id[16];
+	int64_t		 rcpt;
+	size_t		 i;
+
+	jr = open_ok(t, 0);
+	assert_int_equal(journal_feed_last_seq(jr, "feed:a"), 0);
+	assert_int_equal(journal_txn(jr), 0);
+	for (i = 0; i < sizeof(stores) / sizeof(stores[0]); i++) {
+		snprintf(id, sizeof(id), "e-%zu", i);
+		ev_init(&v, "berlin", id, (unsigned char)i);
+		v.e.source = stores[i].source;
+		v.e.seq = stores[i].seq;
+		assert_int_equal(journal_event_store(jr, &v.e, &rcpt),
+		    JOURNAL_STORED);
+	}
+	/* Inside the turn the journal sees its own writes ... */
+	assert_int_equal(journal_feed_last_seq(jr, "feed:a"), 5);
+	assert_int_equal(journal_commit(jr), 0);
+	/* ... and after it. */
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (journal_feed_last_seq(jr, want[i].source) != want[i].last)
+			fail_msg("last seq of \"%s\": %lld, want %lld",
+			    want[i].source,
+			    (long long)journal_feed_last_seq(jr,
+			    want[i].source), (long long)want[i].last);
+	journal_close(jr);
+	jr = open_ok(t, 0);
+	assert_int_equal(journal_feed_last_seq(jr, "feed:b"), 9);
+	journal_close(jr);
+}
+
+static void
+test_checkpoint(void **state)
+{
+	struct tj		*t = *state;
+	struct journal		*jr;
+	struct journal_stats	 js;
+	struct ev		 v;
+	int64_t			 rcpt;
+
+	jr = open_ok(t, 0);
+	assert_int_equal(journal_checkpoint(jr), 0);	/* empty WAL */
+	ev_init(&v, "berlin", "e-1", 1);
+	assert_int_equal(store_commit(jr, &v), JOURNAL_STORED);
+	assert_int_equal(journal_stats(jr, &js), 0);
+	assert_true(js.wal_bytes > 0);
+	assert_int_equal(journal_checkpoint(jr), 0);
+	/* All copied back: the WAL was truncated. */
+	assert_int_equal(journal_stats(jr, &js), 0);
+	assert_int_equal(js.wal_bytes, 0);
+	assert_int_equal(nevents(t), 1);
+	/* Inside a turn: does nothing, returns 0, the turn goes on. */
+	ev_init(&v, "berlin", "e-2", 2);
+	assert_int_equal(journal_txn(jr), 0);
+	assert_int_equal(journal_event_store(jr, &v.e, &rcpt), JOURNAL_STORED);
+	assert_int_equal(journal_checkpoint(jr), 0);
+	assert_int_equal(journal_in_txn(jr), 1);
+	assert_int_equal(journal_commit(jr), 0);
+	assert_int_equal(nevents(t), 2);
+	journal_close(jr);
+}
+
+static void
+test_backup(void **state)
+{
+	struct tj	*t = *state;
+	struct journal	*jr;
+	struct ev	 v;
+	sqlite3		*db;
+	sqlite3_stmt	*st;
+	char		*dest, *other, err[512], id[16];
+	int64_t		 rcpt;
+	int		 i, rc, steps;
+
+	dest = path_join(t->root, "backup.db");
+	other = path_join(t->root, "exists.db");
+	jr = open_ok(t, 0);
+	assert_int_equal(journal_txn(jr), 0);
+	for (i = 0; i < 200; i++) {
+		snprintf(id, sizeof(id), "e-%d", i);
+		ev_init(&v, "berlin", id, (unsigned char)i);
+		assert_int_equal(journal_event_store(jr, &v.e, &rcpt),
+		    JOURNAL_STORED);
+	}
+	assert_int_equal(journal_commit(jr), 0);
+
+	/* No backup running. */
+	err[0] = '\0';
+	assert_int_equal(journal_backup_step(jr, 1, err, sizeof(err)), -1);
+	assert_true(err[0] != '\0');
+
+	/* In slices of one page. */
+	err[0] = '\0';
+	if (journal_backup_begin(jr, dest, err, sizeof(err)) != 0)
+		fail_msg("journal_backup_begin: %s", err);
+	err[0] = '\0';
+	assert_int_equal(journal_backup_begin(jr, other, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "already"));
+	assert_int_equal(access(other, F_OK), -1);
+	for (steps = 0; (rc = journal_backup_step(jr, 1, err,
+	    sizeof(err))) == 0; steps++)
+		assert_true(steps < 100000);
+	if (rc != 1)
+		fail_msg("journal_backup_step: %s", err);
+	assert_true(steps > 1);
+	journal_close(jr);
+
+	assert_int_equal(sqlite3_open(dest, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1,
+	    &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal(sqlite3_column_text(st, 0), "ok");
+	sqlite3_finalize(st);
+	assert_int_equal(raw_version(db), journal_latest_version());
+	sqlite3_close(db);
+	assert_int_equal(raw_int(dest, "SELECT count(*) FROM events"), 200);
+	assert_int_equal(raw_int(dest, "SELECT count(*) FROM events WHERE "
+	    "event_id = 'e-199'"), 1);
+	/* A standalone file: no WAL needed beside it. */
+	assert_int_equal(raw_int(dest, "SELECT count(*) FROM "
+	    "pragma_journal_mode WHERE journal_mode = 'delete'"), 1);
+
+	/* Onto an existing file: refused, the file untouched. */
+	jr = open_ok(t, 0);
+	err[0] = '\0';
+	assert_int_equal(journal_backup_begin(jr, dest, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, dest));
+	assert_non_null(strstr(err, "exists"));
+	assert_int_equal(raw_int(dest, "SELECT count(*) FROM events"), 200);
+
+	/* Abort removes the partial copy; abort without one is a no-op. */
+	assert_int_equal(journal_backup_begin(jr, other, err, sizeof(err)), 0);
+	assert_int_equal(journal_backup_step(jr, 1, err, sizeof(err)), 0);
+	journal_backup_abort(jr);
+	assert_int_equal(access(other, F_OK), -1);
+	journal_backup_abort(jr);
+
+	/* Into a missing directory: an error naming it. */
+	free(other);
+	other = path_join(t->root, "no/such/dir.db");
+	err[0] = '\0';
+	assert_int_equal(journal_backup_begin(jr, other, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, other));
+
+	/* Closing with a backup running drops the copy. */
+	free(other);
+	other = path_join(t->root, "dropped.db");
+	assert_int_equal(journal_backup_begin(jr, other, err, sizeof(err)), 0);
+	assert_int_equal(journal_backup_step(jr, 1, err, sizeof(err)), 0);
+	journal_close(jr);
+	assert_int_equal(access(other, F_OK), -1);
+	free(dest);
+	free(other);
+}
+
+static void
+test_stats(void **state)
+{
+	struct tj		*t = *state;
+	struct journal		*jr;
+	struct journal_stats	 js;
+	struct ev		 v;
+	char			 id[16];
+	int64_t			 rcpt;
+	int			 i;
+
+	jr = open_ok(t, 0);
+	memset(&js, 0xff, sizeof(js));
+	assert_int_equal(journal_stats(jr, &js), 0);
+	assert_int_equal(js.events, 0);
+	assert_int_equal(js.contacts, 0);
+	assert_int_equal(js.deliveries, 0);
+	assert_true(js.db_bytes > 0);
+	assert_true(js.wal_bytes >= 0);
+	assert_int_equal(journal_txn(jr), 0);
+	for (i = 0; i < 17; i++) {
+		snprintf(id, sizeof(id), "e-%d", i);
+		ev_init(&v, "berlin", id, (unsigned char)i);
+		assert_int_equal(journal_event_store(jr, &v.e, &rcpt),
+		    JOURNAL_STORED);
+	}
+	/* Counted from the journal's own connection, turn included. */
+	assert_int_equal(journal_stats(jr, &js), 0);
+	assert_int_equal(js.events, 17);
+	journal_rollback(jr);
+	assert_int_equal(journal_stats(jr, &js), 0);
+	assert_int_equal(js.events, 0);
+	assert_int_equal(journal_txn(jr), 0);
+	for (i = 0; i < 17; i++) {
+		snprintf(id, sizeof(id), "e-%d", i);
+		ev_init(&v, "berlin", id, (unsigned char)i);
+		assert_int_equal(journal_event_store(jr, &v.e, &rcpt),
+		    JOURNAL_STORED);
+	}
+	assert_int_equal(journal_commit(jr), 0);
+	assert_int_equal(journal_stats(jr, &js), 0);
+	assert_int_equal(js.events, 17);
+	assert_true(js.wal_bytes > 0);
+	journal_close(jr);
+}
+
+int
+main(void)
+{
+	static const struct CMUnitTest	tests[] = {
+#define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(test_open_creates),
+		T(test_open_tightens),
+		T(test_open_not_dir),
+		T(test_reopen),
+		T(test_bad_secret),
+		T(test_migrate_raw),
+		T(test_migrate_newer),
+		T(test_migrate_fails),
+		T(test_store),
+		T(test_store_fields),
+		T(test_event_info),
+		T(test_rollback),
+		T(test_fault_commit),
+		T(test_failed_write),
+		T(test_full),
+		T(test_full_turn_goes_on),
+		T(test_full_at_open),
+		T(test_feed_last_seq),
+		T(test_checkpoint),
+		T(test_backup),
+		T(test_stats),
+#undef T
+	};
+
+	log_init("test_journal");
+	log_set_level(LOG_LEVEL_WARNING);
+	return cmocka_run_group_tests_name("journal", tests, NULL, NULL) != 0;
+}
