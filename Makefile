@@ -41,7 +41,8 @@ LIB_SRCS := \
 	lib/utf8.c	\
 	lib/topic.c	\
 	lib/frame.c	\
-	lib/keyfile.c
+	lib/keyfile.c	\
+	lib/csv.c
 
 # The daemon: intake (config, acl, ingest, event) into the journal, the
 # loop and its control socket, systemd notification; notices (template,
@@ -51,12 +52,14 @@ DAEMON_SRCS := \
 	daemon/acl.c		\
 	daemon/event.c		\
 	daemon/journal.c	\
+	daemon/contact.c	\
 	daemon/ingest.c		\
 	daemon/control.c	\
 	daemon/notify.c		\
 	daemon/commands.c	\
 	daemon/template.c	\
 	daemon/mime.c		\
+	daemon/render.c		\
 	daemon/loop.c
 DAEMON_MAIN := daemon/main.c
 
@@ -76,6 +79,9 @@ UNIT_DEPS_config	:= daemon/config.c daemon/acl.c
 UNIT_DEPS_journal	:= daemon/journal.c
 UNIT_DEPS_template	:= daemon/template.c
 UNIT_DEPS_mime		:= daemon/mime.c
+UNIT_DEPS_render	:= daemon/render.c daemon/template.c daemon/mime.c daemon/event.c
+UNIT_DEPS_contact	:= daemon/contact.c daemon/event.c
+UNIT_DEPS_csv		:=
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 
 # libFuzzer targets: fuzz/fuzz_NAME.c with the sources in FUZZ_DEPS_NAME.
@@ -83,6 +89,7 @@ FUZZ_DEPS_event		:= daemon/event.c
 FUZZ_DEPS_config	:= daemon/config.c daemon/acl.c
 FUZZ_DEPS_template	:= daemon/template.c
 FUZZ_DEPS_mime		:= daemon/mime.c
+FUZZ_DEPS_csv		:=
 FUZZERS := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
@@ -90,7 +97,7 @@ obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 LIB_A		:= $(BUILD)/liboutreach.a
 OUTREACHD	:= $(BUILD)/outreachd
 OUTREACHCTL	:= $(BUILD)/outreachctl
-BENCH_BINS	:= $(BUILD)/bench/ackload
+BENCH_BINS	:= $(BUILD)/bench/ackload $(BUILD)/bench/fsynclat
 
 .PHONY: all check check-asan check-unit fuzz bench install clean
 all: $(OUTREACHD) $(OUTREACHCTL)
@@ -117,7 +124,7 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $$(call obj,$$(UNIT_DEPS_$$*
 
 # Fuzzers are built whole by clang, each in one command.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Idaemon \
-	-fsanitize=fuzzer,address,undefined $(shell $(PKG_CONFIG) --cflags $(PKGS))
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(shell $(PKG_CONFIG) --cflags $(PKGS))
 $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $$(FUZZ_DEPS_$$*) $(LIB_SRCS)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ $(LIBS)
@@ -156,6 +163,8 @@ install: all
 	    install -m 0644 conf/outreachd.conf $(DESTDIR)$(SYSCONFDIR)/outreachd/outreachd.conf
 	test -e $(DESTDIR)$(SYSCONFDIR)/outreachd/publishers.conf || \
 	    install -m 0644 conf/publishers.conf $(DESTDIR)$(SYSCONFDIR)/outreachd/publishers.conf
+	test -e $(DESTDIR)$(SYSCONFDIR)/outreachd/templates || \
+	    cp -R conf/templates $(DESTDIR)$(SYSCONFDIR)/outreachd/templates
 	install -m 0644 docs/outreachctl.1 $(DESTDIR)$(MANDIR)/man1/outreachctl.1
 	install -m 0644 docs/outreachd.conf.5 $(DESTDIR)$(MANDIR)/man5/outreachd.conf.5
 	install -m 0644 docs/outreachd.8 $(DESTDIR)$(MANDIR)/man8/outreachd.8

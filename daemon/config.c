@@ -37,7 +37,9 @@ static const char *const config_default_types[] = { "consular-day",
     "general", NULL };
 
 static const char *const config_root_keys[] = { "daemon", "ingest",
-    "journal", "posts", NULL };
+    "journal", "notices", "posts", NULL };
+static const char *const config_notices_keys[] = { "templates_dir", "from",
+    "message_id_domain", "unsubscribe_url", "unsubscribe_mailto", NULL };
 static const char *const config_daemon_keys[] = { "state_dir",
     "runtime_dir", "control_group", "log_level", "shutdown_timeout_ms",
     NULL };
@@ -933,6 +935,123 @@ config_journal(struct config_src *src, const config_setting_t *root,
 	return 0;
 }
 
+/* 1 when s is a plain addr-spec as the notices need it: one '@', a local
+ * part and a domain with a dot, printable ASCII without spaces. */
+static int
+config_mailbox_ok(const char *s)
+{
+	const char	*at = strchr(s, '@'), *p;
+
+	if (at == NULL || at == s || strchr(at + 1, '@') != NULL ||
+	    strchr(at, '.') == NULL || at[1] == '.' ||
+	    s[strlen(s) - 1] == '.' || strlen(s) > 254 || at - s > 64)
+		return 0;
+	for (p = s; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f || strchr("<>()[]\\,;:\"", *p))
+			return 0;
+	return 1;
+}
+
+/* 1 when s is a host name: dot-separated LDH labels. */
+static int
+config_domain_ok(const char *s)
+{
+	size_t	label = 0;
+
+	if (*s == '\0' || strlen(s) > 253)
+		return 0;
+	for (; *s; s++) {
+		if (*s == '.') {
+			if (label == 0 || s[-1] == '-')
+				return 0;
+			label = 0;
+		} else if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || (*s == '-' && label > 0)) {
+			if (++label > 63)
+				return 0;
+		} else
+			return 0;
+	}
+	return label > 0 && s[-1] != '-';
+}
+
+static int
+config_notices(struct config_src *src, const config_setting_t *root,
+    struct config *cfg)
+{
+	config_setting_t	*g = NULL;
+	const char		*v;
+	int			 rc;
+
+	if ((rc = config_src_member(src, root, "", "notices", 0,
+	    CONFIG_TYPE_GROUP, &g)) == -1)
+		return -1;
+	if (rc == 1 && config_src_keys(src, g, "notices",
+	    config_notices_keys) == -1)
+		return -1;
+	v = "templates";
+	if (g != NULL && config_src_string(src, g, "notices", "templates_dir",
+	    0, &v) == -1)
+		return -1;
+	if ((cfg->templates_dir = config_absdup(src, g ? g : root,
+	    "notices.templates_dir", v)) == NULL)
+		return -1;
+	if (g == NULL)
+		return 0;
+	if ((rc = config_src_string(src, g, "notices", "from", 0, &v)) == -1)
+		return -1;
+	if (rc == 1) {
+		if (!config_mailbox_ok(v))
+			return config_src_error(src, config_setting_get_member(
+			    g, "from"), "notices.from", "is not a plain "
+			    "address; expected local@domain.example");
+		if ((cfg->mail_from = config_dup(src, g, "notices.from",
+		    v)) == NULL)
+			return -1;
+	}
+	if ((rc = config_src_string(src, g, "notices", "message_id_domain", 0,
+	    &v)) == -1)
+		return -1;
+	if (rc == 1) {
+		if (!config_domain_ok(v))
+			return config_src_error(src, config_setting_get_member(
+			    g, "message_id_domain"), "notices.message_id_domain",
+			    "\"%.80s\" is not a host name; expected e.g. "
+			    "outreach.example.org", v);
+		if ((cfg->message_id_domain = config_dup(src, g,
+		    "notices.message_id_domain", v)) == NULL)
+			return -1;
+	}
+	if ((rc = config_src_string(src, g, "notices", "unsubscribe_url", 0,
+	    &v)) == -1)
+		return -1;
+	if (rc == 1) {
+		if (strncmp(v, "https://", 8) != 0 || v[8] == '\0' ||
+		    v[8] == '/' || strpbrk(v, " ,<>\"") != NULL)
+			return config_src_error(src, config_setting_get_member(
+			    g, "unsubscribe_url"), "notices.unsubscribe_url",
+			    "is not an https URL prefix; expected e.g. "
+			    "https://outreach.example.org/unsubscribe?token=");
+		if ((cfg->unsubscribe_url = config_dup(src, g,
+		    "notices.unsubscribe_url", v)) == NULL)
+			return -1;
+	}
+	if ((rc = config_src_string(src, g, "notices", "unsubscribe_mailto", 0,
+	    &v)) == -1)
+		return -1;
+	if (rc == 1) {
+		if (!config_mailbox_ok(v))
+			return config_src_error(src, config_setting_get_member(
+			    g, "unsubscribe_mailto"), "notices.unsubscribe_mailto",
+			    "is not a plain address; expected "
+			    "unsubscribe@domain.example");
+		if ((cfg->unsubscribe_mailto = config_dup(src, g,
+		    "notices.unsubscribe_mailto", v)) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
 /* A language tag canonicalised with ICU into out; -1 when it is not one. */
 static int
 config_lang(const char *tag, char *out, size_t outlen)
@@ -1466,6 +1585,7 @@ config_load_any(const char *path, const char *text, struct config *cfg,
 	if (config_src_keys(&src, root, "", config_root_keys) == -1 ||
 	    config_daemon(&src, root, cfg) == -1 ||
 	    config_journal(&src, root, cfg) == -1 ||
+	    config_notices(&src, root, cfg) == -1 ||
 	    config_posts(&src, root, cfg) == -1 ||
 	    config_ingest(&src, root, cfg) == -1)
 		goto out;
@@ -1509,6 +1629,11 @@ config_free(struct config *cfg)
 	free(cfg->control_group);
 	free(cfg->curve_secret_file);
 	free(cfg->allow_list);
+	free(cfg->templates_dir);
+	free(cfg->mail_from);
+	free(cfg->message_id_domain);
+	free(cfg->unsubscribe_url);
+	free(cfg->unsubscribe_mailto);
 	if (cfg->prefixes != NULL)
 		src_strings_free(cfg->prefixes, cfg->nprefixes);
 	if (cfg->types != NULL)

@@ -73,6 +73,15 @@ struct config {
 	int64_t			 journal_max_bytes;	/* 0: no limit */
 	int			 checkpoint_interval_ms;
 
+	/* notices { } */
+	char			*templates_dir;	/* default: templates/ beside the
+						   config file */
+	char			*mail_from;	/* NULL: each post's email */
+	char			*message_id_domain; /* NULL: from's domain */
+	char			*unsubscribe_url;   /* https prefix; the token is
+						   appended; NULL: none */
+	char			*unsubscribe_mailto; /* address; NULL: none */
+
 	/* posts ( ) */
 	struct cfg_post		*posts;
 	size_t			 nposts;

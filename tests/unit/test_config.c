@@ -107,7 +107,29 @@ static const struct row cfg_rows[] = {
 	/* Unknown keys at every level. */
 	{ "unknown top", D I P "colour = \"red\";\n",
 	    "cfg.conf:4: colour: unknown key; expected one of daemon, ingest, "
-	    "journal or posts" },
+	    "journal, notices or posts" },
+	{ "unknown notices", D I P "notices: { colour = 1; };\n",
+	    "cfg.conf:4: notices.colour: unknown key" },
+	{ "notices from", D I P "notices: { from = \"no-at-sign\"; };\n",
+	    "cfg.conf:4: notices.from: is not a plain address" },
+	{ "notices from spaces", D I P
+	    "notices: { from = \"a b@example.org\"; };\n",
+	    "cfg.conf:4: notices.from: is not a plain address" },
+	{ "notices domain", D I P
+	    "notices: { message_id_domain = \"-bad.example\"; };\n",
+	    "cfg.conf:4: notices.message_id_domain: \"-bad.example\" is not a "
+	    "host name" },
+	{ "notices unsubscribe http", D I P
+	    "notices: { unsubscribe_url = \"http://x.example/u?t=\"; };\n",
+	    "cfg.conf:4: notices.unsubscribe_url: is not an https URL prefix" },
+	{ "notices mailto", D I P
+	    "notices: { unsubscribe_mailto = \"x\"; };\n",
+	    "cfg.conf:4: notices.unsubscribe_mailto: is not a plain address" },
+	{ "notices ok", D I P "notices: { templates_dir = \"tpl\"; "
+	    "from = \"noreply@outreach.example.org\"; message_id_domain = "
+	    "\"outreach.example.org\"; unsubscribe_url = "
+	    "\"https://outreach.example.org/u?t=\"; unsubscribe_mailto = "
+	    "\"unsubscribe@outreach.example.org\"; };\n", NULL },
 	{ "unknown daemon", D_WITH("colour = 1;") I P,
 	    "cfg.conf:1: daemon.colour: unknown key" },
 	{ "unknown ingest", D I_WITH("colour = 1;") P,
