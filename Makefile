@@ -52,6 +52,8 @@ DAEMON_SRCS := \
 	daemon/acl.c		\
 	daemon/event.c		\
 	daemon/journal.c	\
+	daemon/audience.c	\
+	daemon/contacts.c	\
 	daemon/contact.c	\
 	daemon/ingest.c		\
 	daemon/control.c	\

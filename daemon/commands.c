@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "contacts.h"
 #include "control.h"
 #include "daemon.h"
 #include "ingest.h"
@@ -161,6 +162,48 @@ cmd_event(struct daemon *d, json_t *req)
 	}
 }
 
+struct deferred_reply {
+	uint64_t	 conn;
+	json_t		*reply;
+};
+
+void
+commands_after_commit(struct daemon *d, int commit_rc)
+{
+	size_t	i;
+
+	for (i = 0; i < d->ndeferred; i++) {
+		if (commit_rc == -1) {
+			/* What the reply described was rolled back. */
+			json_decref(d->deferred[i].reply);
+			d->deferred[i].reply = control_error("journal", "the "
+			    "journal could not commit; nothing changed, try "
+			    "again");
+		}
+		control_reply(d->ctl, d->deferred[i].conn,
+		    d->deferred[i].reply, -1);
+	}
+	d->ndeferred = 0;
+}
+
+/* Keep a reply until the turn's writes are on disk. */
+static json_t *
+defer_reply(struct daemon *d, const struct control_peer *peer, json_t *reply)
+{
+	struct deferred_reply	*p;
+
+	p = reallocarray(d->deferred, d->ndeferred + 1, sizeof(*p));
+	if (p == NULL) {
+		json_decref(reply);
+		return control_error("internal", "out of memory");
+	}
+	d->deferred = p;
+	p[d->ndeferred].conn = peer->conn;
+	p[d->ndeferred].reply = reply;
+	d->ndeferred++;
+	return NULL;
+}
+
 json_t *
 commands_handle(void *arg, const struct control_peer *peer, json_t *req)
 {
@@ -168,6 +211,21 @@ commands_handle(void *arg, const struct control_peer *peer, json_t *req)
 	const char	*cmd = json_string_value(json_object_get(req, "cmd"));
 	char		 err[2048];
 	json_int_t	 n;
+	json_t		*reply;
+	int		 wrote;
+
+	if (strncmp(cmd, "contacts-", 9) == 0) {
+		if (journal_txn(d->jr) == -1)
+			return control_error("journal", "the journal is not "
+			    "available; try again");
+		reply = contacts_command(d->contacts, cmd, req, peer->uid,
+		    loop_wall_ms(), journal_secret(d->jr), JOURNAL_SECRET_LEN,
+		    &wrote);
+		if (reply == NULL)
+			return control_error("unknown_command", "unknown "
+			    "command \"%s\"", cmd);
+		return wrote ? defer_reply(d, peer, reply) : reply;
+	}
 
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(d);

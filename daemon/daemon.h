@@ -10,7 +10,10 @@
 #include "acl.h"
 #include "config.h"
 
+struct audience;
+struct contacts;
 struct control;
+struct deferred_reply;
 struct control_peer;
 struct ingest;
 struct journal;
@@ -23,6 +26,7 @@ struct daemon {
 	int			 dirty;		/* written since the last checkpoint */
 	struct journal		*jr;
 	struct ingest		*ing;
+	struct audience		*aud;
 	struct control		*ctl;
 	struct loop		*loop;
 	void			*zctx;
@@ -37,6 +41,10 @@ struct daemon {
 	int64_t			 next_checkpoint;
 	int64_t			 next_watchdog;
 	int			 stopping;
+	struct contacts		*contacts;
+	/* control replies that wait for the turn's commit */
+	struct deferred_reply	*deferred;
+	size_t			 ndeferred;
 	/* backup in progress */
 	int			 backup_active;
 	uint64_t		 backup_conn;
@@ -47,6 +55,9 @@ struct daemon {
 json_t	*commands_handle(void *arg, const struct control_peer *, json_t *req);
 int64_t	 commands_due(void *arg);
 void	 commands_run(void *arg);
+/* After the turn's commit (commit_rc: what journal_commit returned): send
+ * the control replies that waited for it. */
+void	 commands_after_commit(struct daemon *, int commit_rc);
 /* main.c: reload config and allow-list; 0 or -1 (old ones kept). */
 int	 daemon_reload(struct daemon *, char *err, size_t errlen);
 

@@ -10,6 +10,7 @@
 #include <zmq.h>
 
 #include "acl.h"
+#include "audience.h"
 #include "buf.h"
 #include "config.h"
 #include "event.h"
@@ -81,6 +82,7 @@ struct ingest {
 	void			*zctx;
 	struct loop		*loop;
 	struct journal		*jr;
+	struct audience		*aud;
 	const struct config	*cfg;
 	struct acl		*acl;
 	struct ingest_keys	 keys;
@@ -197,8 +199,8 @@ ingest_subscribe(struct ingest_sock *is, const struct config *cfg, int on)
 
 struct ingest *
 ingest_new(void *zctx, struct loop *lp, struct journal *jr,
-    const struct config *cfg, struct acl *acl, const struct ingest_keys *keys,
-    int no_zap, char *err, size_t errlen)
+    struct audience *aud, const struct config *cfg, struct acl *acl,
+    const struct ingest_keys *keys, int no_zap, char *err, size_t errlen)
 {
 	struct ingest		*ing;
 	struct ingest_sock	*is;
@@ -214,6 +216,7 @@ ingest_new(void *zctx, struct loop *lp, struct journal *jr,
 	ing->zctx = zctx;
 	ing->loop = lp;
 	ing->jr = jr;
+	ing->aud = aud;
 	ing->cfg = cfg;
 	ing->acl = acl;
 	if (keys != NULL)
@@ -616,8 +619,21 @@ ingest_event(struct ingest *ing, struct ingest_sock *is, struct pending *p,
 	je.expires_at_ms = ev.expires_at_ms;
 	je.replaces = ev.replaces;
 	je.cancel = ev.cancel;
-	je.recipients = 0;	/* the audience arrives with contacts */
-	rc = journal_event_store(ing->jr, &je, &recipients);
+	/* The audience is fixed now: its size for the reply, its highest
+	 * contact row for the fan-out that follows in slices. */
+	if (audience_count(ing->aud, &ev, p->log_topic, &je.recipients,
+	    &je.audience_max) == -1) {
+		ing->turn_failed = 1;
+		ingest_reject(p, "overloaded", NULL, "journal unavailable; "
+		    "nothing stored, retry later");
+		goto out;
+	}
+	rc = journal_event_store(ing->jr, &je, &recipients, NULL);
+	if (rc == JOURNAL_STORED && ev.replaces != NULL &&
+	    audience_replace(ing->aud, post, ev.replaces, now) == -1)
+		rc = -1;
+	if (rc == JOURNAL_STORED && je.recipients > 0)
+		audience_wake(ing->aud);
 	switch (rc) {
 	case JOURNAL_STORED:
 		p->kind = PEND_STORED;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 struct acl;
+struct audience;
 struct config;
 struct journal;
 struct loop;
@@ -28,8 +29,8 @@ struct ingest_keys {
  * feeds, all watched by loop.  Returns the ingest (free with ingest_free)
  * or NULL with a sentence in err. */
 struct ingest *ingest_new(void *zctx, struct loop *, struct journal *,
-	    const struct config *, struct acl *, const struct ingest_keys *,
-	    int no_zap, char *err, size_t errlen);
+	    struct audience *, const struct config *, struct acl *,
+	    const struct ingest_keys *, int no_zap, char *err, size_t errlen);
 /* Close every socket, dropping unsent replies.  NULL is a no-op. */
 void	ingest_free(struct ingest *);
 

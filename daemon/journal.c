@@ -104,6 +104,12 @@ static const char *const journal_migrations[] = {
 	"  name  TEXT PRIMARY KEY,"
 	"  value INTEGER NOT NULL"
 	") WITHOUT ROWID;",
+	/* 2: the audience is fixed at acceptance: the highest contact row
+	 * then, and when each contact's status last changed, tell who was in
+	 * it; a contact that left after acceptance is "skipped". */
+	"ALTER TABLE contacts ADD COLUMN status_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE events ADD COLUMN audience_max INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX events_fanout ON events (fanout_done) WHERE fanout_done = 0;",
 };
 #define NMIGRATIONS	(int)(sizeof(journal_migrations) / sizeof(journal_migrations[0]))
 
@@ -126,8 +132,9 @@ static const char *const journal_sql[ST_MAX] = {
 	[ST_EVENT_INSERT] = "INSERT INTO events (post, event_id, topic, type,"
 	    " priority, status, sha256, doc, source, publisher, seq,"
 	    " received_at, not_before, expires_at, replaces, cancel,"
-	    " recipients, fanout_done) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-	    " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17 = 0)",
+	    " recipients, fanout_done, audience_max) VALUES (?1, ?2, ?3, ?4,"
+	    " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
+	    " ?17 = 0, ?18)",
 	[ST_FEED_SEQ] = "SELECT max(seq) FROM events WHERE source = ?1",
 };
 
@@ -171,6 +178,31 @@ journal_user_version(sqlite3 *db)
 		v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	return v;
+}
+
+sqlite3 *
+journal_db(struct journal *jr)
+{
+	return jr->db;
+}
+
+int
+journal_write_ok(struct journal *jr)
+{
+	if (!jr->in_txn || jr->txn_failed || sqlite3_get_autocommit(jr->db)) {
+		jr->txn_failed = 1;
+		return 0;
+	}
+	return 1;
+}
+
+void
+journal_write_failed(struct journal *jr, int sqlite_rc)
+{
+	if ((sqlite_rc & 0xff) == SQLITE_FULL)
+		jr->last_full = 1;
+	if (jr->in_txn)
+		jr->txn_failed = 1;
 }
 
 int
@@ -615,7 +647,7 @@ journal_fault_commits(struct journal *jr, int n)
 
 int
 journal_event_store(struct journal *jr, const struct journal_event *ev,
-    int64_t *recipients)
+    int64_t *recipients, int64_t *row)
 {
 	sqlite3_stmt	*st;
 	const void	*h;
@@ -624,10 +656,8 @@ journal_event_store(struct journal *jr, const struct journal_event *ev,
 	/* After a failed write SQLite may have rolled the transaction back
 	 * by itself; writing on would go to disk in autocommit mode, outside
 	 * the turn that is about to be reported as not stored. */
-	if (!jr->in_txn || jr->txn_failed || sqlite3_get_autocommit(jr->db)) {
-		jr->txn_failed = 1;
+	if (!journal_write_ok(jr))
 		return -1;
-	}
 	st = jr->st[ST_EVENT_FIND];
 	sqlite3_bind_text(st, 1, ev->post, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, ev->event_id, -1, SQLITE_STATIC);
@@ -681,6 +711,7 @@ journal_event_store(struct journal *jr, const struct journal_event *ev,
 		sqlite3_bind_null(st, 15);
 	sqlite3_bind_int(st, 16, ev->cancel);
 	sqlite3_bind_int64(st, 17, ev->recipients);
+	sqlite3_bind_int64(st, 18, ev->audience_max);
 	if (journal_step_done(jr, ST_EVENT_INSERT) == -1) {
 		log_warnx("journal: store event post=%s id=%s: %s", ev->post,
 		    ev->event_id, sqlite3_errmsg(jr->db));
@@ -689,6 +720,8 @@ journal_event_store(struct journal *jr, const struct journal_event *ev,
 	}
 	sqlite3_clear_bindings(st);
 	*recipients = ev->recipients;
+	if (row != NULL)
+		*row = sqlite3_last_insert_rowid(jr->db);
 	return JOURNAL_STORED;
 }
 

@@ -42,6 +42,7 @@ struct journal_event {
 	const char		*replaces;	/* NULL: none */
 	int			 cancel;
 	int64_t			 recipients;
+	int64_t			 audience_max;	/* highest contact row counted */
 };
 
 /* Counts for status. */
@@ -89,10 +90,11 @@ void	journal_rollback(struct journal *);
 int	journal_full(const struct journal *);
 
 /* Store an event inside the open transaction.  Returns a journal_store
- * value; for DUPLICATE, *recipients gets the stored audience size;
- * -1 on error (the caller rolls back the turn). */
+ * value; for DUPLICATE, *recipients gets the stored audience size; for
+ * STORED, *row (when not NULL) the new event's row; -1 on error (the turn
+ * is then rolled back at commit). */
 int	journal_event_store(struct journal *, const struct journal_event *,
-	    int64_t *recipients);
+	    int64_t *recipients, int64_t *row);
 /* The highest seq stored from this source, 0 when none; -1 on error. */
 int64_t	journal_feed_last_seq(struct journal *, const char *source);
 
@@ -118,6 +120,14 @@ void	journal_backup_abort(struct journal *);
 
 /* Test hook: the next n commits fail as an I/O error would. */
 void	journal_fault_commits(struct journal *, int n);
+
+/* For the modules that keep their own statements on the journal's one
+ * connection (contacts, audience): the handle, and the two rules of a
+ * turn: journal_write_ok() before each write (0: the turn failed already,
+ * do not write), journal_write_failed() after a failed one. */
+struct sqlite3 *journal_db(struct journal *);
+int	journal_write_ok(struct journal *);
+void	journal_write_failed(struct journal *, int sqlite_rc);
 
 /* For tests: apply migrations to a raw connection.  0 or -1. */
 int	journal_migrate(struct sqlite3 *, char *err, size_t errlen);

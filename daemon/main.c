@@ -16,8 +16,10 @@
 #include <zmq.h>
 
 #include "acl.h"
+#include "audience.h"
 #include "buf.h"
 #include "config.h"
+#include "contacts.h"
 #include "control.h"
 #include "daemon.h"
 #include "ingest.h"
@@ -28,6 +30,8 @@
 #include "notify.h"
 
 #define DEFAULT_CONFIG	"/etc/outreachd/outreachd.conf"
+#define FANOUT_SLICE		1000	/* contacts per fan-out step */
+#define FANOUT_BUDGET_MS	8	/* fan-out time per loop turn */
 
 static void
 usage(FILE *f)
@@ -249,6 +253,7 @@ before_sleep(void *arg)
 	if (wrote && rc == 0)
 		d->dirty = 1;
 	ingest_flush(d->ing, rc);
+	commands_after_commit(d, rc);
 	now = loop_now_ms();
 	if (d->dirty && now >= d->next_checkpoint) {
 		journal_checkpoint(d->jr);
@@ -286,6 +291,31 @@ watchdog_run(void *arg)
 
 	notify_watchdog();
 	d->next_watchdog = loop_now_ms() + notify_watchdog_interval_ms();
+}
+
+/* Fan-out runs whenever an event awaits its deliveries, a few slices per
+ * turn, so intake and acks keep flowing between slices. */
+static int64_t
+fanout_due(void *arg)
+{
+	struct daemon	*d = arg;
+
+	return audience_pending(d->aud) && !d->stopping ? loop_now_ms() : -1;
+}
+
+static void
+fanout_run(void *arg)
+{
+	struct daemon	*d = arg;
+	int64_t		 start = loop_now_ms(), wall = loop_wall_ms();
+	int		 n;
+
+	if (journal_txn(d->jr) == -1)
+		return;
+	do {
+		n = audience_fanout_step(d->aud, wall, FANOUT_SLICE);
+	} while (n >= 0 && audience_pending(d->aud) &&
+	    loop_now_ms() - start < FANOUT_BUDGET_MS);
 }
 
 static char *
@@ -419,7 +449,10 @@ main(int argc, char *argv[])
 	if ((d.ctl = control_new(d.loop, d.control_path, d.cfg->control_group,
 	    commands_handle, &d, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
-	if ((d.ing = ingest_new(d.zctx, d.loop, d.jr, d.cfg, d.acl, &keys,
+	if ((d.aud = audience_new(d.jr, err, sizeof(err))) == NULL ||
+	    (d.contacts = contacts_new(d.jr, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	if ((d.ing = ingest_new(d.zctx, d.loop, d.jr, d.aud, d.cfg, d.acl, &keys,
 	    getenv("OUTREACHD_TEST_NO_ZAP") != NULL, err, sizeof(err))) ==
 	    NULL)
 		fatalx("%s", err);
@@ -428,6 +461,7 @@ main(int argc, char *argv[])
 	loop_add_timer(d.loop, checkpoint_due, nothing, &d);
 	loop_add_timer(d.loop, watchdog_due, watchdog_run, &d);
 	loop_add_timer(d.loop, commands_due, commands_run, &d);
+	loop_add_timer(d.loop, fanout_due, fanout_run, &d);
 	d.started_ms = loop_wall_ms();
 	d.started_mono = loop_now_ms();
 	d.next_checkpoint = d.started_mono + d.cfg->checkpoint_interval_ms;
@@ -447,6 +481,9 @@ main(int argc, char *argv[])
 		free(d.backup_tmp);
 	}
 	ingest_free(d.ing);
+	audience_free(d.aud);
+	contacts_free(d.contacts);
+	free(d.deferred);
 	control_free(d.ctl);
 	zmq_ctx_term(d.zctx);
 	journal_close(d.jr);

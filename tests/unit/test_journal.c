@@ -134,7 +134,7 @@ store_commit(struct journal *jr, struct ev *v)
 	int	rc;
 
 	assert_int_equal(journal_txn(jr), 0);
-	rc = journal_event_store(jr, &v->e, &rcpt);
+	rc = journal_event_store(jr, &v->e, &rcpt, NULL);
 	assert_int_equal(journal_commit(jr), 0);
 	return rc;
 }
@@ -534,7 +534,7 @@ run_store_rows(struct journal *jr, int reopened)
 		if (reopened && want == JOURNAL_STORED)
 			want = JOURNAL_DUPLICATE;
 		rcpt = -1;
-		rc = journal_event_store(jr, &v.e, &rcpt);
+		rc = journal_event_store(jr, &v.e, &rcpt, NULL);
 		if (rc != want)
 			fail_msg("row %zu (%s %s %02x): %d, want %d", i,
 			    r->post, r->id, r->sha, rc, want);
@@ -589,9 +589,9 @@ test_store_fields(void **state)
 	v.e.recipients = 12;
 	ev_init(&w, "berlin", "none", 4);
 	assert_int_equal(journal_txn(jr), 0);
-	assert_int_equal(journal_event_store(jr, &v.e, &(int64_t){0}),
+	assert_int_equal(journal_event_store(jr, &v.e, &(int64_t){0}, NULL),
 	    JOURNAL_STORED);
-	assert_int_equal(journal_event_store(jr, &w.e, &(int64_t){0}),
+	assert_int_equal(journal_event_store(jr, &w.e, &(int64_t){0}, NULL),
 	    JOURNAL_STORED);
 	assert_int_equal(journal_commit(jr), 0);
 	journal_close(jr);
@@ -678,9 +678,9 @@ test_rollback(void **state)
 	assert_int_equal(journal_commit(jr), 0);	/* none open: 0 */
 	ev_init(&v, "berlin", "e-1", 1);
 	assert_int_equal(journal_txn(jr), 0);
-	assert_int_equal(journal_event_store(jr, &v.e, &rcpt), JOURNAL_STORED);
+	assert_int_equal(journal_event_store(jr, &v.e, &rcpt, NULL), JOURNAL_STORED);
 	/* Within the turn, the event is visible to the journal itself. */
-	assert_int_equal(journal_event_store(jr, &v.e, &rcpt),
+	assert_int_equal(journal_event_store(jr, &v.e, &rcpt, NULL),
 	    JOURNAL_DUPLICATE);
 	journal_rollback(jr);
 	assert_int_equal(journal_in_txn(jr), 0);
@@ -692,7 +692,7 @@ test_rollback(void **state)
 	/* Closing with a turn open discards the turn. */
 	ev_init(&v, "berlin", "e-2", 2);
 	assert_int_equal(journal_txn(jr), 0);
-	assert_int_equal(journal_event_store(jr, &v.e, &rcpt), JOURNAL_STORED);
+	assert_int_equal(journal_event_store(jr, &v.e, &rcpt, NULL), JOURNAL_STORED);
 	journal_close(jr);
 	assert_int_equal(nevents(t), 1);
 }
@@ -710,16 +710,16 @@ test_fault_commit(void **state)
 	ev_init(&w, "berlin", "e-2", 2);
 	journal_fault_commits(jr, 1);
 	assert_int_equal(journal_txn(jr), 0);
-	assert_int_equal(journal_event_store(jr, &v.e, &rcpt), JOURNAL_STORED);
-	assert_int_equal(journal_event_store(jr, &w.e, &rcpt), JOURNAL_STORED);
+	assert_int_equal(journal_event_store(jr, &v.e, &rcpt, NULL), JOURNAL_STORED);
+	assert_int_equal(journal_event_store(jr, &w.e, &rcpt, NULL), JOURNAL_STORED);
 	assert_int_equal(journal_commit(jr), -1);
 	assert_int_equal(journal_in_txn(jr), 0);
 	assert_int_equal(journal_full(jr), 0);
 	assert_int_equal(nevents(t), 0);
 	/* The following commit works, and stores all of its turn. */
 	assert_int_equal(journal_txn(jr), 0);
-	assert_int_equal(journal_event_store(jr, &v.e, &rcpt), JOURNAL_STORED);
-	assert_int_equal(journal_event_store(jr, &w.e, &rcpt), JOURNAL_STORED);
+	assert_int_equal(journal_event_store(jr, &v.e, &rcpt, NULL), JOURNAL_STORED);
+	assert_int_equal(journal_event_store(jr, &w.e, &rcpt, NULL), JOURNAL_STORED);
 	assert_int_equal(journal_commit(jr), 0);
 	assert_int_equal(nevents(t), 2);
 
@@ -727,10 +727,10 @@ test_fault_commit(void **state)
 	journal_fault_commits(jr, 2);
 	ev_init(&v, "berlin", "e-3", 3);
 	assert_int_equal(journal_txn(jr), 0);
-	assert_int_equal(journal_event_store(jr, &v.e, &rcpt), JOURNAL_STORED);
+	assert_int_equal(journal_event_store(jr, &v.e, &rcpt, NULL), JOURNAL_STORED);
 	assert_int_equal(journal_commit(jr), -1);
 	assert_int_equal(journal_txn(jr), 0);
-	assert_int_equal(journal_event_store(jr, &v.e, &rcpt), JOURNAL_STORED);
+	assert_int_equal(journal_event_store(jr, &v.e, &rcpt, NULL), JOURNAL_STORED);
 	assert_int_equal(journal_commit(jr), -1);
 	assert_int_equal(nevents(t), 2);
 	assert_int_equal(store_commit(jr, &v), JOURNAL_STORED);
@@ -759,17 +759,17 @@ test_failed_write(void **state)
 	bad.e.status = "bogus";
 	ev_init(&c, "berlin", "c", 3);
 	assert_int_equal(journal_txn(jr), 0);
-	assert_int_equal(journal_event_store(jr, &a.e, &rcpt), JOURNAL_STORED);
-	assert_int_equal(journal_event_store(jr, &bad.e, &rcpt), -1);
-	assert_int_equal(journal_event_store(jr, &c.e, &rcpt), -1);
+	assert_int_equal(journal_event_store(jr, &a.e, &rcpt, NULL), JOURNAL_STORED);
+	assert_int_equal(journal_event_store(jr, &bad.e, &rcpt, NULL), -1);
+	assert_int_equal(journal_event_store(jr, &c.e, &rcpt, NULL), -1);
 	assert_int_equal(journal_commit(jr), -1);
 	assert_int_equal(journal_in_txn(jr), 0);
 	assert_int_equal(journal_full(jr), 0);
 	assert_int_equal(nevents(t), 0);
 	/* The next turn is clean. */
 	assert_int_equal(journal_txn(jr), 0);
-	assert_int_equal(journal_event_store(jr, &a.e, &rcpt), JOURNAL_STORED);
-	assert_int_equal(journal_event_store(jr, &c.e, &rcpt), JOURNAL_STORED);
+	assert_int_equal(journal_event_store(jr, &a.e, &rcpt, NULL), JOURNAL_STORED);
+	assert_int_equal(journal_event_store(jr, &c.e, &rcpt, NULL), JOURNAL_STORED);
 	assert_int_equal(journal_commit(jr), 0);
 	assert_int_equal(nevents(t), 2);
 	journal_close(jr);
@@ -814,8 +814,8 @@ test_full(void **state)
 	assert_int_equal(journal_set_max_bytes(jr, 4096), 0);
 	assert_int_equal(journal_txn(jr), 0);
 	assert_int_equal(journal_full(jr), 0);
-	(void)journal_event_store(jr, &small.e, &rcpt);	/* may fit */
-	assert_int_equal(journal_event_store(jr, &big.e, &rcpt), -1);
+	(void)journal_event_store(jr, &small.e, &rcpt, NULL);	/* may fit */
+	assert_int_equal(journal_event_store(jr, &big.e, &rcpt, NULL), -1);
 	assert_int_equal(journal_full(jr), 1);
 	assert_int_equal(journal_commit(jr), -1);
 	assert_int_equal(journal_full(jr), 1);
@@ -827,7 +827,7 @@ test_full(void **state)
 	/* Still full on the next turn. */
 	assert_int_equal(journal_txn(jr), 0);
 	assert_int_equal(journal_full(jr), 0);
-	assert_int_equal(journal_event_store(jr, &big.e, &rcpt), -1);
+	assert_int_equal(journal_event_store(jr, &big.e, &rcpt, NULL), -1);
 	assert_int_equal(journal_full(jr), 1);
 	assert_int_equal(journal_commit(jr), -1);
 	assert_int_equal(nevents(t), before);
@@ -835,11 +835,11 @@ test_full(void **state)
 	/* Raise the cap (0: none): stores work again. */
 	assert_int_equal(journal_set_max_bytes(jr, 0), 0);
 	assert_int_equal(journal_txn(jr), 0);
-	assert_int_equal(journal_event_store(jr, &small.e, &rcpt),
+	assert_int_equal(journal_event_store(jr, &small.e, &rcpt, NULL),
 	    JOURNAL_STORED);
-	assert_int_equal(journal_event_store(jr, &big.e, &rcpt),
+	assert_int_equal(journal_event_store(jr, &big.e, &rcpt, NULL),
 	    JOURNAL_STORED);
-	assert_int_equal(journal_event_store(jr, &after.e, &rcpt),
+	assert_int_equal(journal_event_store(jr, &after.e, &rcpt, NULL),
 	    JOURNAL_STORED);
 	assert_int_equal(journal_commit(jr), 0);
 	assert_int_equal(journal_full(jr), 0);
@@ -879,12 +879,12 @@ test_full_turn_goes_on(void **state)
 	assert_int_equal(store_commit(jr, &pre), JOURNAL_STORED);
 	assert_int_equal(journal_set_max_bytes(jr, 4096), 0);
 	assert_int_equal(journal_txn(jr), 0);
-	(void)journal_event_store(jr, &small.e, &rcpt);
-	assert_int_equal(journal_event_store(jr, &big.e, &rcpt), -1);
+	(void)journal_event_store(jr, &small.e, &rcpt, NULL);
+	assert_int_equal(journal_event_store(jr, &big.e, &rcpt, NULL), -1);
 	assert_int_equal(journal_full(jr), 1);
 	/* The turn goes on (other publishers' events in the same turn):
 	 * whatever this returns, it must not be stored on its own. */
-	(void)journal_event_store(jr, &after.e, &rcpt);
+	(void)journal_event_store(jr, &after.e, &rcpt, NULL);
 	assert_int_equal(journal_commit(jr), -1);
 	assert_int_equal(journal_in_txn(jr), 0);
 	journal_close(jr);
@@ -913,7 +913,7 @@ test_full_at_open(void **state)
 	big.e.doc_len = doclen;
 	jr = open_ok(t, 256 * 1024);
 	assert_int_equal(journal_txn(jr), 0);
-	assert_int_equal(journal_event_store(jr, &big.e, &rcpt), -1);
+	assert_int_equal(journal_event_store(jr, &big.e, &rcpt, NULL), -1);
 	assert_int_equal(journal_full(jr), 1);
 	assert_int_equal(journal_commit(jr), -1);
 	journal_close(jr);
@@ -958,7 +958,7 @@ test_feed_last_seq(void **state)
 		ev_init(&v, "berlin", id, (unsigned char)i);
 		v.e.source = stores[i].source;
 		v.e.seq = stores[i].seq;
-		assert_int_equal(journal_event_store(jr, &v.e, &rcpt),
+		assert_int_equal(journal_event_store(jr, &v.e, &rcpt, NULL),
 		    JOURNAL_STORED);
 	}
 	/* Inside the turn the journal sees its own writes ... */
@@ -1000,7 +1000,7 @@ test_checkpoint(void **state)
 	/* Inside a turn: does nothing, returns 0, the turn goes on. */
 	ev_init(&v, "berlin", "e-2", 2);
 	assert_int_equal(journal_txn(jr), 0);
-	assert_int_equal(journal_event_store(jr, &v.e, &rcpt), JOURNAL_STORED);
+	assert_int_equal(journal_event_store(jr, &v.e, &rcpt, NULL), JOURNAL_STORED);
 	assert_int_equal(journal_checkpoint(jr), 0);
 	assert_int_equal(journal_in_txn(jr), 1);
 	assert_int_equal(journal_commit(jr), 0);
@@ -1027,7 +1027,7 @@ test_backup(void **state)
 	for (i = 0; i < 200; i++) {
 		snprintf(id, sizeof(id), "e-%d", i);
 		ev_init(&v, "berlin", id, (unsigned char)i);
-		assert_int_equal(journal_event_store(jr, &v.e, &rcpt),
+		assert_int_equal(journal_event_store(jr, &v.e, &rcpt, NULL),
 		    JOURNAL_STORED);
 	}
 	assert_int_equal(journal_commit(jr), 0);
@@ -1126,7 +1126,7 @@ test_stats(void **state)
 	for (i = 0; i < 17; i++) {
 		snprintf(id, sizeof(id), "e-%d", i);
 		ev_init(&v, "berlin", id, (unsigned char)i);
-		assert_int_equal(journal_event_store(jr, &v.e, &rcpt),
+		assert_int_equal(journal_event_store(jr, &v.e, &rcpt, NULL),
 		    JOURNAL_STORED);
 	}
 	/* Counted from the journal's own connection, turn included. */
@@ -1139,7 +1139,7 @@ test_stats(void **state)
 	for (i = 0; i < 17; i++) {
 		snprintf(id, sizeof(id), "e-%d", i);
 		ev_init(&v, "berlin", id, (unsigned char)i);
-		assert_int_equal(journal_event_store(jr, &v.e, &rcpt),
+		assert_int_equal(journal_event_store(jr, &v.e, &rcpt, NULL),
 		    JOURNAL_STORED);
 	}
 	assert_int_equal(journal_commit(jr), 0);
