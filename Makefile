@@ -62,6 +62,7 @@ DAEMON_SRCS := \
 	daemon/template.c	\
 	daemon/mime.c		\
 	daemon/render.c		\
+	daemon/notice.c		\
 	daemon/loop.c
 DAEMON_MAIN := daemon/main.c
 

@@ -28,6 +28,7 @@ usage(FILE *f)
 	    "  keygen     make a CURVE key pair\n"
 	    "  status     the daemon's state and counters\n"
 	    "  event      an event, its audience and deliveries (--watch)\n"
+	    "  preview    render the notice a contact would get, send nothing\n"
 	    "  backup     write an online, consistent copy of the journal\n"
 	    "  reload     reload configuration and allow-list (as SIGHUP)\n"
 	    "\n"
@@ -369,6 +370,105 @@ cmd_event(const struct client_opts *o, int argc, char **argv)
 	return 0;
 }
 
+static json_t *
+load_json_file(const char *path, const char *what)
+{
+	json_error_t	 je;
+	json_t		*j;
+
+	j = strcmp(path, "-") == 0 ? json_loadf(stdin, 0, &je) :
+	    json_load_file(path, 0, &je);
+	if (j == NULL)
+		fprintf(stderr, "outreachctl: %s %s: %s (line %d)\n", what,
+		    path, je.text, je.line);
+	return j;
+}
+
+static int
+cmd_preview(const struct client_opts *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "event", required_argument, NULL, 'e' },
+		{ "topic", required_argument, NULL, 't' },
+		{ "post", required_argument, NULL, 'p' },
+		{ "contact", required_argument, NULL, 'c' },
+		{ "sample", required_argument, NULL, 's' },
+		{ "part", required_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char	*evfile = NULL, *topic = NULL, *post = NULL;
+	const char	*contact = NULL, *samplefile = NULL, *part = NULL;
+	json_t		*req, *r, *ev = NULL, *sample = NULL;
+	int		 ch, rc;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "e:t:p:c:s:P:h", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'e': evfile = optarg; break;
+		case 't': topic = optarg; break;
+		case 'p': post = optarg; break;
+		case 'c': contact = optarg; break;
+		case 's': samplefile = optarg; break;
+		case 'P': part = optarg; break;
+		case 'h':
+			printf("usage: outreachctl preview --event FILE "
+			    "[--topic T] [--post P]\n"
+			    "           (--contact ID | --sample FILE) "
+			    "[--part subject|text|html|raw]\n\n"
+			    "The daemon renders the notice that contact (or "
+			    "the contact described in\nthe JSON file) would "
+			    "get for the event, without sending or storing\n"
+			    "anything.  Without --part: subject and text.  "
+			    "--part raw is the whole\ne-mail.  Previewing a "
+			    "real contact is written to the audit log.\n");
+			return 0;
+		default:
+			return EX_USAGE;
+		}
+	}
+	if (evfile == NULL || (contact == NULL) == (samplefile == NULL) ||
+	    optind != argc || (part != NULL && strcmp(part, "subject") &&
+	    strcmp(part, "text") && strcmp(part, "html") &&
+	    strcmp(part, "raw"))) {
+		fprintf(stderr, "usage: outreachctl preview --event FILE "
+		    "[--topic T] [--post P] (--contact ID | --sample FILE) "
+		    "[--part subject|text|html|raw]\n");
+		return EX_USAGE;
+	}
+	if ((ev = load_json_file(evfile, "event")) == NULL)
+		return EX_DATAERR;
+	if (samplefile != NULL &&
+	    (sample = load_json_file(samplefile, "sample contact")) == NULL) {
+		json_decref(ev);
+		return EX_DATAERR;
+	}
+	req = json_pack("{s:s,s:o,s:s?,s:s?,s:s?,s:o?}", "cmd", "preview",
+	    "event", ev, "topic", topic, "post", post, "contact_id", contact,
+	    "contact", sample);
+	r = ctl_call(o, req, NULL, &rc);
+	json_decref(req);
+	if (r == NULL)
+		return rc == EX_SOFTWARE ? EX_DATAERR : rc;
+	if (o->json) {
+		json_dumpf(r, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else if (part != NULL)
+		fputs(json_string_value(json_object_get(r, part)), stdout);
+	else
+		printf("Subject: %s\nLanguage: %s (Content-Language: %s), "
+		    "set %s%s\n\n%s",
+		    json_string_value(json_object_get(r, "subject")),
+		    json_string_value(json_object_get(r, "lang")),
+		    json_string_value(json_object_get(r, "content_language")),
+		    json_string_value(json_object_get(r, "set")),
+		    json_is_true(json_object_get(r, "rtl")) ? ", right to left" :
+		    "", json_string_value(json_object_get(r, "text")));
+	json_decref(r);
+	return 0;
+}
+
 static int
 cmd_reload(const struct client_opts *o, int argc, char **argv)
 {
@@ -404,6 +504,7 @@ static const struct {
 	{ "keygen", cmd_keygen },
 	{ "status", cmd_status },
 	{ "event", cmd_event },
+	{ "preview", cmd_preview },
 	{ "backup", cmd_backup },
 	{ "reload", cmd_reload },
 };

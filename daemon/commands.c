@@ -12,6 +12,11 @@
 #include "buf.h"
 #include "contacts.h"
 #include "control.h"
+#include "contact.h"
+#include "event.h"
+#include "notice.h"
+#include "render.h"
+#include "topic.h"
 #include "daemon.h"
 #include "ingest.h"
 #include "journal.h"
@@ -162,6 +167,179 @@ cmd_event(struct daemon *d, json_t *req)
 	}
 }
 
+/* The post an event on topic comes from in a preview: the one named, else
+ * the post of the first allow-list entry covering the topic (any entry
+ * when there is no topic), else the only post. */
+static const struct cfg_post *
+preview_post(struct daemon *d, const char *name, const char *topic)
+{
+	size_t	i;
+
+	if (name != NULL)
+		return config_post(d->cfg, name);
+	for (i = 0; i < d->acl->n; i++)
+		if (topic == NULL || acl_topic_allowed(&d->acl->entries[i],
+		    topic))
+			return config_post(d->cfg, d->acl->entries[i].post);
+	return d->cfg->nposts == 1 ? &d->cfg->posts[0] : NULL;
+}
+
+/* A topic for a preview without one: the post's first allow-list prefix
+ * of the form KIND.CC.POST. followed by the event's type. */
+static const char *
+preview_topic(struct daemon *d, const struct cfg_post *post, json_t *evj,
+    char *out, size_t outlen)
+{
+	const char	*type = json_string_value(json_object_get(evj, "type"));
+	json_t		*doc = NULL;
+	size_t		 i, j;
+	int		 dots;
+	const char	*p, *c;
+
+	if (type == NULL && json_is_string(evj) && (doc = json_loads(
+	    json_string_value(evj), 0, NULL)) != NULL)
+		type = json_string_value(json_object_get(doc, "type"));
+	for (i = 0; type != NULL && i < d->acl->n; i++) {
+		if (strcmp(d->acl->entries[i].post, post->id) != 0)
+			continue;
+		for (j = 0; j < d->acl->entries[i].nprefixes; j++) {
+			p = d->acl->entries[i].prefixes[j];
+			for (dots = 0, c = p; *c; c++)
+				dots += *c == '.';
+			if (dots == 3 && p[strlen(p) - 1] == '.' &&
+			    (size_t)snprintf(out, outlen, "%s%s", p, type) <
+			    outlen && topic_valid(out, strlen(out))) {
+				json_decref(doc);
+				return out;
+			}
+		}
+	}
+	json_decref(doc);
+	return NULL;
+}
+
+/* Render exactly the notice a contact (or a sample contact) would get for
+ * an event, without sending or storing anything.  A real contact's address
+ * appears in the raw message, so that use is audited like contacts show. */
+static json_t *
+cmd_preview(struct daemon *d, const struct control_peer *peer, json_t *req,
+    int *wrote)
+{
+	const char		*topic, *cid, *postname, *text;
+	const struct cfg_post	*post;
+	struct event		 ev;
+	struct event_error	 ee;
+	struct event_rules	 rules;
+	struct contact		 c;
+	struct contact_error	 ce;
+	struct notice_in	 ni;
+	struct render_out	 out;
+	struct buf		 msg;
+	json_t			*contact = NULL, *sample, *r = NULL, *evj;
+	char			*evtext = NULL, err[1024], deftopic[256];
+	int64_t			 crow = 0;
+	int			 rc;
+
+	*wrote = 0;
+	memset(&ev, 0, sizeof(ev));
+	topic = json_string_value(json_object_get(req, "topic"));
+	postname = json_string_value(json_object_get(req, "post"));
+	cid = json_string_value(json_object_get(req, "contact_id"));
+	sample = json_object_get(req, "contact");
+	evj = json_object_get(req, "event");
+	if (evj == NULL || (cid == NULL) == (sample == NULL))
+		return control_error("bad_request", "preview needs an event "
+		    "and either a contact id or a sample contact");
+	if ((post = preview_post(d, postname, topic)) == NULL)
+		return control_error("bad_request", "no post for %s; name one "
+		    "with --post", topic ? topic : "the preview");
+	if (topic == NULL &&
+	    (topic = preview_topic(d, post, evj, deftopic,
+	    sizeof(deftopic))) == NULL)
+		return control_error("bad_request", "no topic: give --topic "
+		    "(the post's allow-list has no KIND.CC.POST. prefix to "
+		    "make one from)");
+	text = json_string_value(evj);
+	if (text == NULL)
+		text = evtext = json_dumps(evj, JSON_COMPACT);
+	rules.max_bytes = d->cfg->max_event_bytes;
+	rules.types = (const char *const *)d->cfg->types;
+	rules.ntypes = d->cfg->ntypes;
+	rules.default_lang = post->lang;
+	if (text == NULL || event_parse(topic, strlen(topic), text,
+	    strlen(text), &rules, &ev, &ee) == -1) {
+		r = control_error("invalid_event", "%s%s%s: %s", ee.code,
+		    ee.field[0] ? " at " : "", ee.field, ee.message);
+		goto out;
+	}
+	if (cid != NULL) {
+		if ((rc = contacts_get(d->contacts, cid, &contact, &crow)) !=
+		    1) {
+			r = rc == 0 ? control_error("not_found", "no contact "
+			    "%s", cid) : control_error("journal", "the journal "
+			    "failed");
+			goto out;
+		}
+		if (journal_txn(d->jr) == -1 || contacts_audit(d->contacts,
+		    loop_wall_ms(), peer->uid, "preview", cid) == -1) {
+			r = control_error("journal", "cannot write the audit "
+			    "entry; nothing shown");
+			goto out;
+		}
+		*wrote = 1;
+	} else {
+		/* A sample needs no real address: give it a reserved one. */
+		contact = json_deep_copy(sample);
+		if (!json_is_object(contact)) {
+			r = control_error("bad_request", "the sample contact "
+			    "is not a JSON object");
+			goto out;
+		}
+		if (json_object_get(contact, "email") == NULL)
+			json_object_set_new(contact, "email",
+			    json_string("sample@example.invalid"));
+		if (json_object_get(contact, "id") == NULL)
+			json_object_set_new(contact, "id",
+			    json_string("sample"));
+		contact_init(&c);
+		if (contact_from_json(contact, NULL, &c, &ce) == -1) {
+			r = control_error("invalid_contact", "sample contact: "
+			    "%s: %s", ce.field, ce.reason);
+			goto out;
+		}
+		contact_clear(&c);
+	}
+	memset(&ni, 0, sizeof(ni));
+	ni.cfg = d->cfg;
+	ni.secret = journal_secret(d->jr);
+	ni.secretlen = JOURNAL_SECRET_LEN;
+	ni.event = &ev;
+	ni.topic = topic;
+	ni.post = post;
+	ni.contact = contact;
+	ni.contact_row = crow;
+	ni.date = (time_t)(loop_wall_ms() / 1000);
+	render_out_init(&out);
+	buf_init(&msg, 4u << 20);
+	if (notice_email(d->sets, &ni, &out, &msg, err, sizeof(err)) == -1)
+		r = control_error("render_failed", "%s", err);
+	else
+		r = json_pack("{s:b,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:s}", "ok", 1,
+		    "subject", out.subject.data ? out.subject.data : "",
+		    "text", out.text.data ? out.text.data : "",
+		    "html", out.has_html && out.html.data ? out.html.data : "",
+		    "raw", msg.data ? msg.data : "",
+		    "lang", out.lang, "content_language",
+		    out.content_language, "rtl", out.rtl, "set", out.type);
+	render_out_free(&out);
+	buf_free(&msg);
+out:
+	event_clear(&ev);
+	json_decref(contact);
+	free(evtext);
+	return r;
+}
+
 struct deferred_reply {
 	uint64_t	 conn;
 	json_t		*reply;
@@ -231,6 +409,10 @@ commands_handle(void *arg, const struct control_peer *peer, json_t *req)
 		return cmd_status(d);
 	if (strcmp(cmd, "event") == 0)
 		return cmd_event(d, req);
+	if (strcmp(cmd, "preview") == 0) {
+		reply = cmd_preview(d, peer, req, &wrote);
+		return wrote ? defer_reply(d, peer, reply) : reply;
+	}
 	if (strcmp(cmd, "backup") == 0)
 		return cmd_backup(d, peer);
 	if (strcmp(cmd, "reload") == 0) {

@@ -270,10 +270,10 @@ static int
 check_host(const char *field, const char *what, const char *s, size_t n,
     int mail, struct contact_error *err)
 {
-	size_t	i, start, len, labels = 0;
-	int	numeric = 1, last_numeric = 0, all_numeric = 1;
-	char	v4[16];
 	struct in_addr	a4;
+	size_t		i, j, start, len, labels = 0;
+	int		c, numeric, last_numeric = 0, all_numeric = 1;
+	char		v4[16];
 
 	if (n == 0)
 		return fail(err, field, "has no %s", what);
@@ -297,9 +297,8 @@ check_host(const char *field, const char *what, const char *s, size_t n,
 			return fail(err, field, "%s has a label longer than "
 			    "63 octets", what);
 		numeric = 1;
-		for (size_t j = start; j < i; j++) {
-			int	c = (unsigned char)s[j];
-
+		for (j = start; j < i; j++) {
+			c = (unsigned char)s[j];
 			if (!is_alpha(c) && !is_digit(c) && c != '-')
 				return fail(err, field, "%s may contain only "
 				    "letters, digits, '-' and dots", what);
@@ -364,8 +363,9 @@ check_local(const char *field, const char *s, size_t n, int utf8_ok,
 			if (p[i] >= 0x80) {
 				if (!utf8_ok)
 					goto not_ascii;
-				/* valid UTF-8 was checked before */
-				k = utf8_decode(p + i, n - i, &cp);
+				if ((k = utf8_decode(p + i, n - i, &cp)) < 0)
+					return fail(err, field, "not valid "
+					    "UTF-8");
 				i += (size_t)k - 1;
 			} else if (s[i] == '\\') {
 				if (i + 1 >= n || p[i + 1] < 32 ||
@@ -379,8 +379,8 @@ check_local(const char *field, const char *s, size_t n, int utf8_ok,
 				    "string");
 		}
 		if (i >= n)
-			return fail(err, field, "local part has an unterminated "
-			    "quoted string");
+			return fail(err, field, "local part has an "
+			    "unterminated quoted string");
 		if (i == 1)
 			return fail(err, field, "local part is empty");
 		i++;
@@ -399,7 +399,9 @@ check_local(const char *field, const char *s, size_t n, int utf8_ok,
 			if (p[i] >= 0x80) {
 				if (!utf8_ok)
 					goto not_ascii;
-				k = utf8_decode(p + i, n - i, &cp);
+				if ((k = utf8_decode(p + i, n - i, &cp)) < 0)
+					return fail(err, field, "not valid "
+					    "UTF-8");
 				i += (size_t)k - 1;
 			} else if (!is_atext(p[i]))
 				return fail(err, field, "local part has a "
@@ -466,12 +468,13 @@ check_url(const char *field, const char *s, size_t n, char **out,
 	struct in6_addr	 a6;
 
 	if (n > CONTACT_URL_MAX)
-		return fail(err, field, "longer than %d bytes", CONTACT_URL_MAX);
+		return fail(err, field, "longer than %d bytes",
+		    CONTACT_URL_MAX);
 	for (i = 0; i < n; i++) {
 		if ((unsigned char)s[i] >= 0x80)
-			return fail(err, field, "not ASCII: percent-encode other "
-			    "characters, and give an internationalised host as "
-			    "A-labels (xn--...)");
+			return fail(err, field, "not ASCII: percent-encode "
+			    "other characters, and give an internationalised "
+			    "host as A-labels (xn--...)");
 		if (strchr(" \"<>\\`{}|^", s[i]) != NULL)
 			return fail(err, field, "contains a space or a "
 			    "character that must be percent-encoded");
@@ -1226,8 +1229,8 @@ mac_labelled(const unsigned char *secret, size_t secretlen, const char *label,
 	size_t		llen = strlen(label) + 1;
 	unsigned int	maclen = 0;
 
-	if (secret == NULL || secretlen < SECRET_MIN || secretlen > SECRET_MAX ||
-	    llen + len > sizeof(buf))
+	if (secret == NULL || secretlen < SECRET_MIN ||
+	    secretlen > SECRET_MAX || llen + len > sizeof(buf))
 		return -1;
 	memcpy(buf, label, llen);
 	memcpy(buf + llen, data, len);
@@ -1251,7 +1254,8 @@ b64url_encode(const unsigned char *in, size_t n, char *out, size_t outlen)
 	if (outlen < (n * 4 + 2) / 3 + 1)
 		return -1;
 	for (i = 0; i + 3 <= n; i += 3) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
+		    in[i + 2];
 		out[o++] = b64url[v >> 18 & 63];
 		out[o++] = b64url[v >> 12 & 63];
 		out[o++] = b64url[v >> 6 & 63];
@@ -1313,7 +1317,9 @@ b64url_decode(const char *s, size_t n, unsigned char *out, size_t outlen)
 	return (ssize_t)o;
 }
 
-#define TOKEN_RAW_MAX	(4 + CONTACT_ID_MAX + CONTACT_POST_MAX + TOKEN_MAC_LEN)
+/* version, two lengths, id, post, MAC */
+#define TOKEN_RAW_MAX	\
+	(3 + CONTACT_ID_MAX + CONTACT_POST_MAX + TOKEN_MAC_LEN)
 
 int
 contact_token_make(const unsigned char *secret, size_t secretlen,
@@ -1400,7 +1406,8 @@ contact_delivery_hash(const unsigned char *secret, size_t secretlen,
 {
 	static const char	b32[] = "abcdefghijklmnopqrstuvwxyz234567";
 	unsigned char		data[16 + 16], mac[32];
-	uint64_t		e = (uint64_t)event_row, c = (uint64_t)contact_row;
+	uint64_t		e = (uint64_t)event_row;
+	uint64_t		c = (uint64_t)contact_row;
 	uint32_t		acc = 0;
 	size_t			i, n, o = 0;
 	int			bits = 0;

@@ -55,11 +55,11 @@ enum contact_status {
 struct contact {
 	char			*id;
 	char			*name;
-	char			*email;		/* domain in lower case */
-	char			*webhook_url;	/* scheme, host in lower case */
-	char			**languages;	/* ICU canonical BCP 47 tags */
+	char			*email;		/* domain lowered */
+	char			*webhook_url;	/* host lowered */
+	char			**languages;	/* ICU canonical tags */
 	size_t			 nlanguages;
-	char			 country[3];	/* "" or ISO 3166-1 alpha-2 */
+	char			 country[3];	/* "" or alpha-2 */
 	char			*region;
 	char			*city;
 	char			**tags;

@@ -210,6 +210,12 @@ contacts_find(struct contacts *cs, const char *ext_id, json_t **out,
 	return 1;
 }
 
+int
+contacts_get(struct contacts *cs, const char *id, json_t **out, int64_t *row)
+{
+	return contacts_find(cs, id, out, row);
+}
+
 static char *
 list_json(char **v, size_t n)
 {
@@ -393,7 +399,7 @@ contacts_upsert(struct contacts *cs, struct contact *c, int64_t now_ms,
 	return contacts_write(cs, CS_UPDATE, c, row, now_ms) == -1 ? -1 : 1;
 }
 
-static int
+int
 contacts_audit(struct contacts *cs, int64_t now_ms, uid_t uid,
     const char *action, const char *subject)
 {

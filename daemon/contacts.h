@@ -28,6 +28,14 @@ json_t	*contacts_command(struct contacts *, const char *cmd, json_t *req,
 	    uid_t uid, int64_t now_ms, const unsigned char *secret,
 	    size_t secretlen, int *wrote);
 
+/* A contact by external id: 1 found (*out its JSON with private fields,
+ * caller frees; *row its internal row), 0 none, -1 error. */
+int	contacts_get(struct contacts *, const char *id, json_t **out,
+	    int64_t *row);
+/* Write an audit entry (inside the turn's transaction).  0 or -1. */
+int	contacts_audit(struct contacts *, int64_t now_ms, uid_t uid,
+	    const char *action, const char *subject);
+
 /* Add or update one validated contact (fields it does not give keep their
  * stored values; an import never makes an unsubscribed or bounced contact
  * active again).  Returns 0 added, 1 updated, 2 unchanged, -1 error. */

@@ -12,6 +12,7 @@
 
 struct audience;
 struct contacts;
+struct render_sets;
 struct control;
 struct deferred_reply;
 struct control_peer;
@@ -42,6 +43,7 @@ struct daemon {
 	int64_t			 next_watchdog;
 	int			 stopping;
 	struct contacts		*contacts;
+	struct render_sets	*sets;		/* templates; swapped on reload */
 	/* control replies that wait for the turn's commit */
 	struct deferred_reply	*deferred;
 	size_t			 ndeferred;

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
+#include "render.h"
 
 #define DEFAULT_CONFIG	"/etc/outreachd/outreachd.conf"
 #define FANOUT_SLICE		1000	/* contacts per fan-out step */
@@ -184,17 +185,18 @@ warn_restart_needed(const struct config *o, const struct config *n)
 int
 daemon_reload(struct daemon *d, char *err, size_t errlen)
 {
-	struct config	*cfg;
-	struct acl	*acl;
+	struct config		*cfg;
+	struct acl		*acl;
+	struct render_sets	*sets = NULL;
 
 	notify_reloading();
-	if (load_all(d->config_path, &cfg, &acl, err, errlen) == -1) {
-		d->reload_failures++;
-		log_warnx("reload: failed, keeping the running configuration: "
-		    "%s", err);
-		notify_send("READY=1\nSTATUS=reload failed, running on the "
-		    "previous configuration");
-		return -1;
+	/* Config, allow-list and templates are swapped together or not at
+	 * all: a reload that fails anywhere leaves the running ones. */
+	if (load_all(d->config_path, &cfg, &acl, err, errlen) == -1)
+		goto fail;
+	if ((sets = render_load(cfg->templates_dir, err, errlen)) == NULL) {
+		free_all(cfg, acl);
+		goto fail;
 	}
 	warn_restart_needed(d->cfg, cfg);
 	acl_carry(acl, d->acl);
@@ -204,13 +206,22 @@ daemon_reload(struct daemon *d, char *err, size_t errlen)
 	log_set_level(d->debug ? LOG_LEVEL_DEBUG :
 	    (enum log_level)cfg->log_level);
 	free_all(d->cfg, d->acl);
+	render_free(d->sets);
 	d->cfg = cfg;
 	d->acl = acl;
+	d->sets = sets;
 	d->reloads++;
 	log_notice("reload: configuration and allow-list reloaded "
 	    "publishers=%zu posts=%zu", acl->n, cfg->nposts);
 	notify_send("READY=1\nSTATUS=running (reloaded)");
 	return 0;
+fail:
+	d->reload_failures++;
+	log_warnx("reload: failed, keeping the running configuration: %s",
+	    err);
+	notify_send("READY=1\nSTATUS=reload failed, running on the previous "
+	    "configuration");
+	return -1;
 }
 
 static void
@@ -401,10 +412,18 @@ main(int argc, char *argv[])
 		log_warnx("%s", err);
 		return 1;
 	}
+	if ((d.sets = render_load(d.cfg->templates_dir, err,
+	    sizeof(err))) == NULL) {
+		log_warnx("templates: %s", err);
+		return 1;
+	}
 	if (check) {
 		printf("outreachd: %s: configuration ok (%zu endpoints, %zu "
-		    "feeds, %zu posts, %zu publishers)\n", d.config_path,
-		    d.cfg->nendpoints, d.cfg->nfeeds, d.cfg->nposts, d.acl->n);
+		    "feeds, %zu posts, %zu publishers, %zu template sets in "
+		    "%zu languages)\n", d.config_path, d.cfg->nendpoints,
+		    d.cfg->nfeeds, d.cfg->nposts, d.acl->n,
+		    render_set_count(d.sets), render_lang_count(d.sets));
+		render_free(d.sets);
 		free_all(d.cfg, d.acl);
 		return 0;
 	}
@@ -492,6 +511,7 @@ main(int argc, char *argv[])
 	close(d.sigfd);
 	free(d.control_path);
 	free_all(d.cfg, d.acl);
+	render_free(d.sets);
 	log_notice("outreachd: stopped");
 	return rc == 0 ? 0 : 1;
 }

@@ -132,6 +132,7 @@ class Daemon:
         self.endpoints = endpoints
         self.feeds = feeds
         self.log_level = log_level
+        self.templates = os.path.join(ROOT, "conf", "templates")
         # name -> (prefixes, max_priority, quota)
         self.publishers = publishers if publishers is not None else {
             "berlin": (["embassy.ph.berlin.", "consulate.ph."], "critical",
@@ -183,9 +184,16 @@ journal: {
   checkpoint_interval_ms = 500;
   %(extraj)s
 };
+notices: {
+  templates_dir = "%(templates)s";
+  from = "noreply@outreach.example.org";
+  unsubscribe_url = "https://outreach.example.org/unsubscribe?token=";
+  unsubscribe_mailto = "unsubscribe@outreach.example.org";
+};
 %(posts)s""" % {"dir": self.dir, "eps": ", ".join(eps), "feeds": feeds,
                  "extra": self.extra_ingest, "extraj": self.extra_journal,
-                 "posts": self.POSTS, "log": self.log_level}
+                 "posts": self.POSTS, "log": self.log_level,
+                 "templates": self.templates}
 
     def write_config(self, text=None):
         self.config = os.path.join(self.dir, "outreachd.conf")
