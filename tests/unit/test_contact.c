@@ -27,8 +27,9 @@
 #define S63	S60 "klm"
 #define S64	S60 "klmn"
 #define S65	S60 "klmno"
+/* 10 x e-acute, 20 bytes */
 #define E10	"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9" \
-		"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"	/* 10 x e-acute */
+		"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
 #define E50	E10 E10 E10 E10 E10
 #define E200	E50 E50 E50 E50
 #define L16	"en;fr;de;es;it;pt;nl;sv;da;fi;pl;cs;sk;hu;ro;bg"
@@ -742,9 +743,10 @@ run_csv(const struct frow *r)
 {
 	struct contact		 c;
 	struct contact_error	 err;
-	size_t			 n = r->csvlen ? r->csvlen : strlen(r->csv);
+	size_t			 n;
 	int			 rc;
 
+	n = r->csvlen ? r->csvlen : strlen(r->csv);
 	contact_init(&c);
 	memset(&err, 0, sizeof(err));
 	rc = contact_set_field(&c, r->utf8 ? &with_utf8 : &no_utf8, r->field,
@@ -841,7 +843,7 @@ struct jrow {
 	const char	*json;
 	const char	*field;		/* NULL: accepted */
 	const char	*reason;
-	const char	*secret;	/* must not appear in field or reason */
+	const char	*secret;	/* not in field or reason */
 };
 
 #define BASE	"\"id\":\"c-1\",\"email\":\"maria@example.org\""
@@ -1301,8 +1303,11 @@ test_status_names(void **state)
 }
 
 /* Tokens. */
-static const unsigned char	secret[] = "0123456789abcdef0123456789abcdef";
+static const unsigned char	secret[] =
+    "0123456789abcdef0123456789abcdef";
 #define SECRET_LEN	32
+#define B64URL	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" \
+		"0123456789-_"
 
 static int
 verify(const char *token, char *id, char *post)
@@ -1330,9 +1335,7 @@ test_token_roundtrip(void **state)
 			assert_int_equal(contact_token_make(secret, SECRET_LEN,
 			    ids[i], posts[j], tok, sizeof(tok)), 0);
 			for (k = 0; tok[k] != '\0'; k++)
-				assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUV"
-				    "WXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
-				    tok[k]));
+				assert_non_null(strchr(B64URL, tok[k]));
 			assert_true(k < CONTACT_TOKEN_SIZE);
 			assert_int_equal(verify(tok, id, post), 0);
 			assert_string_equal(id, ids[i]);
@@ -1401,8 +1404,7 @@ test_token_make_refuses(void **state)
 static void
 test_token_tamper(void **state)
 {
-	static const char	alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij"
-	    "klmnopqrstuvwxyz0123456789-_=+/. \n";
+	static const char	alpha[] = B64URL "=+/. \n";
 	char			tok[CONTACT_TOKEN_SIZE], bad[
 				    CONTACT_TOKEN_SIZE + 8];
 	char			id[CONTACT_ID_MAX + 1],
@@ -1505,8 +1507,7 @@ test_token_refuses(void **state)
 static void
 forge(const unsigned char *payload, size_t n, char *out, size_t outsz)
 {
-	static const char	b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij"
-	    "klmnopqrstuvwxyz0123456789-_";
+	static const char	b64[] = B64URL;
 	static const char	label[] = "outreachd-unsubscribe-v1";
 	unsigned char		buf[512], mac[32];
 	unsigned int		maclen = 0;
