@@ -70,7 +70,8 @@ CLIENT_SRCS := \
 	client/outreachctl.c	\
 	client/ctl.c		\
 	client/publish.c	\
-	client/keygen.c
+	client/keygen.c		\
+	client/contacts.c
 
 # Unit tests: tests/unit/test_NAME.c links the library and the daemon
 # sources listed in UNIT_DEPS_NAME.
@@ -100,7 +101,11 @@ obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 LIB_A		:= $(BUILD)/liboutreach.a
 OUTREACHD	:= $(BUILD)/outreachd
 OUTREACHCTL	:= $(BUILD)/outreachctl
-BENCH_BINS	:= $(BUILD)/bench/ackload $(BUILD)/bench/fsynclat
+BENCH_BINS	:= $(BUILD)/bench/ackload $(BUILD)/bench/fsynclat \
+		   $(BUILD)/bench/render
+# Benchmarks that drive daemon modules directly link them.
+BENCH_DEPS_render := daemon/render.c daemon/template.c daemon/mime.c \
+		   daemon/event.c daemon/notice.c daemon/contact.c
 
 .PHONY: all check check-asan check-unit fuzz bench install clean
 all: $(OUTREACHD) $(OUTREACHCTL)
@@ -118,10 +123,10 @@ $(OUTREACHD): $(call obj,$(DAEMON_MAIN) $(DAEMON_SRCS)) $(LIB_A)
 $(OUTREACHCTL): $(call obj,$(CLIENT_SRCS)) $(LIB_A)
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB_A)
+.SECONDEXPANSION:
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $$(call obj,$$(BENCH_DEPS_$$*)) $(LIB_A)
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread
 
-.SECONDEXPANSION:
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $$(call obj,$$(UNIT_DEPS_$$*)) $(LIB_A)
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 

@@ -28,6 +28,8 @@ usage(FILE *f)
 	    "  keygen     make a CURVE key pair\n"
 	    "  status     the daemon's state and counters\n"
 	    "  event      an event, its audience and deliveries (--watch)\n"
+	    "  contacts   the contacts directory: import, export, add, remove,\n"
+	    "             list, show, unsubscribe, resubscribe, erase\n"
 	    "  preview    render the notice a contact would get, send nothing\n"
 	    "  backup     write an online, consistent copy of the journal\n"
 	    "  reload     reload configuration and allow-list (as SIGHUP)\n"
@@ -352,7 +354,7 @@ cmd_event(const struct client_opts *o, int argc, char **argv)
 	}
 	tty = isatty(STDOUT_FILENO) && !o->json;
 	for (;;) {
-		req = json_pack("{s:s,s:s,s:s?}", "cmd", "event", "id",
+		req = json_pack("{s:s,s:s,s:s*}", "cmd", "event", "id",
 		    argv[optind], "post", post);
 		r = ctl_call(o, req, NULL, &rc);
 		json_decref(req);
@@ -444,7 +446,7 @@ cmd_preview(const struct client_opts *o, int argc, char **argv)
 		json_decref(ev);
 		return EX_DATAERR;
 	}
-	req = json_pack("{s:s,s:o,s:s?,s:s?,s:s?,s:o?}", "cmd", "preview",
+	req = json_pack("{s:s,s:o,s:s*,s:s*,s:s*,s:o*}", "cmd", "preview",
 	    "event", ev, "topic", topic, "post", post, "contact_id", contact,
 	    "contact", sample);
 	r = ctl_call(o, req, NULL, &rc);
@@ -504,6 +506,7 @@ static const struct {
 	{ "keygen", cmd_keygen },
 	{ "status", cmd_status },
 	{ "event", cmd_event },
+	{ "contacts", cmd_contacts },
 	{ "preview", cmd_preview },
 	{ "backup", cmd_backup },
 	{ "reload", cmd_reload },

@@ -246,6 +246,8 @@ cmd_preview(struct daemon *d, const struct control_peer *peer, json_t *req,
 	postname = json_string_value(json_object_get(req, "post"));
 	cid = json_string_value(json_object_get(req, "contact_id"));
 	sample = json_object_get(req, "contact");
+	if (json_is_null(sample))
+		sample = NULL;
 	evj = json_object_get(req, "event");
 	if (evj == NULL || (cid == NULL) == (sample == NULL))
 		return control_error("bad_request", "preview needs an event "

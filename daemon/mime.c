@@ -856,10 +856,35 @@ mime_qp_encode(struct buf *out, const void *in, size_t len)
 			st.d[st.n++] = '=';
 			st.d[st.n++] = mime_hex[c >> 4];
 			st.d[st.n++] = mime_hex[c & 15];
-		} else
-			st.d[st.n++] = (char)c;
-		col += tl;
+			col += tl;
+			i++;
+			continue;
+		}
+		st.d[st.n++] = (char)c;
+		col++;
 		i++;
+		/* Fast path: a run of printable octets that need no encoding
+		 * is copied whole, up to the room left on the line (one
+		 * column kept for a soft break, and the run's last octet left
+		 * to the slow path in case it ends a line). */
+		while (i + 1 < len && col < QP_LINE - 2) {
+			size_t	room = QP_LINE - 2 - col, k = 0;
+
+			if (room > sizeof(st.d) - st.n - 8)
+				room = sizeof(st.d) - st.n - 8;
+			while (k < room && i + k + 1 < len &&
+			    s[i + k] > 32 && s[i + k] < 127 &&
+			    s[i + k] != '=')
+				k++;
+			if (k == 0)
+				break;
+			memcpy(st.d + st.n, s + i, k);
+			st.n += k;
+			col += k;
+			i += k;
+			if (sizeof(st.d) - st.n < 16)
+				break;
+		}
 	}
 	return st_done(&st);
 }
