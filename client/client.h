@@ -26,5 +26,6 @@ json_t	*ctl_call(const struct client_opts *, json_t *req, int *fd,
 
 int	cmd_publish(const struct client_opts *, int argc, char **argv);
 int	cmd_keygen(const struct client_opts *, int argc, char **argv);
+int	cmd_contacts(const struct client_opts *, int argc, char **argv);
 
 #endif

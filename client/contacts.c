@@ -30,7 +30,7 @@
 #define CONTACTS_CELL_MAX	(128u * 1024) /* bytes of one cell */
 /* A request's estimated size above which the batch goes early, so a batch
  * of long rows stays well inside FRAME_MAX (one row alone always fits:
- * 16 cells of CONTACTS_CELL_MAX escaped at worst 6 to 1). */
+ * 16 cells of CONTACTS_CELL_MAX, escaped at worst 6 bytes for 1). */
 #define CONTACTS_REQ_SOFT	(FRAME_MAX / 2)
 #define CONTACTS_BAR		30	/* width of the progress bar */
 
@@ -78,7 +78,7 @@ contacts_exit_code(const char *code)
 	if (strcmp(code, "exists") == 0 || strcmp(code, "bad_token") == 0 ||
 	    strcmp(code, "bad_request") == 0 || strcmp(code, "invalid") == 0)
 		return EX_DATAERR;
-	if (strcmp(code, "busy") == 0)
+	if (strcmp(code, "busy") == 0 || strcmp(code, "journal") == 0)
 		return EX_TEMPFAIL;
 	if (strcmp(code, "forbidden") == 0)
 		return EX_NOPERM;
@@ -89,7 +89,8 @@ contacts_exit_code(const char *code)
  * when "ok" is true (caller json_decref's it).  Otherwise NULL, the error
  * printed on stderr (and the reply on stdout with --json when dump is
  * set) and *exitcode set from the reply's code: 69 unreachable, 66
- * not_found, 65 exists/bad_token/bad_request, 70 anything else. */
+ * not_found, 65 exists/invalid/bad_token/bad_request, 75 busy/journal,
+ * 70 anything else. */
 static json_t *
 contacts_call(const struct client_opts *o, json_t *req, int dump,
     int *exitcode)
@@ -265,7 +266,10 @@ import_json_size(const char *s, size_t n)
 	size_t	i, e = n + 2;
 
 	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20)
+		if (s[i] == '\b' || s[i] == '\f' || s[i] == '\n' ||
+		    s[i] == '\r' || s[i] == '\t')
+			e++;
+		else if ((unsigned char)s[i] < 0x20)
 			e += 5;
 		else if (s[i] == '"' || s[i] == '\\')
 			e++;
@@ -424,9 +428,10 @@ import_header(struct import_ctx *ic, struct csv_reader *r, int k,
 	fprintf(stderr, "outreachctl: contacts import: %s: bad header row "
 	    "(see 'contacts import --help' for the column names); nothing "
 	    "imported:\n", ic->name);
-	contacts_put_safe(stderr, ic->msg.data != NULL ? ic->msg.data : "");
+	/* csv.c's own lines: names and numbers, never a cell. */
+	fputs(ic->msg.data != NULL ? ic->msg.data : "", stderr);
 	if (ic->o->json) {
-		j = json_pack("{s:b,s:s,s:s?}", "ok", 0, "code", "bad_header",
+		j = json_pack("{s:b,s:s,s:s*}", "ok", 0, "code", "bad_header",
 		    "error", ic->msg.data);
 		if (j != NULL)
 			contacts_dump(j);
@@ -701,10 +706,10 @@ contacts_import(const struct client_opts *o, int argc, char **argv)
 			goto out;
 		}
 	}
-	if (fstat(fd, &st) == -1 || S_ISDIR(st.st_mode)) {
+	if (fstat(fd, &st) == -1 || (S_ISDIR(st.st_mode) &&
+	    (errno = EISDIR))) {
 		fprintf(stderr, "outreachctl: contacts import: %s: %s\n",
-		    ic.name, S_ISDIR(st.st_mode) ? "is a directory" :
-		    strerror(errno));
+		    ic.name, strerror(errno));
 		rc = EX_NOINPUT;
 		goto out;
 	}
@@ -867,7 +872,7 @@ contacts_export(const struct client_opts *o, int argc, char **argv)
 	struct csv_field	 hdr[CONTACTS_NCOLS];
 	struct buf		 line, tmp, path;
 	struct timespec		 drawn_at;
-	const char		*file = NULL, *bad, *id;
+	const char		*file = NULL, *bad = "?", *id;
 	json_t			*req, *reply = NULL, *next = NULL, *list, *c;
 	long long		 count = 0;
 	size_t			 i;
@@ -1335,7 +1340,7 @@ contacts_one(const struct client_opts *o, int argc, char **argv,
 			return 1;
 		}
 	}
-	req = json_pack("{s:s,s:s?,s:s?}", "cmd", one_verbs[kind].cmd, "id",
+	req = json_pack("{s:s,s:s*,s:s*}", "cmd", one_verbs[kind].cmd, "id",
 	    id, "token", token);
 	reply = contacts_call(o, req, 1, &rc);
 	json_decref(req);
@@ -1483,7 +1488,7 @@ contacts_list(const struct client_opts *o, int argc, char **argv)
 		want = CONTACTS_BATCH;
 		if (limit > 0 && limit - got < want)
 			want = (long)(limit - got);
-		req = json_pack("{s:s,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:I}",
+		req = json_pack("{s:s,s:s*,s:s*,s:s*,s:s*,s:s*,s:s*,s:I}",
 		    "cmd", "contacts-list", "topic", topic, "country", country,
 		    "city", city, "language", language, "tag", tag, "status",
 		    status, "limit", (json_int_t)want);
@@ -1556,24 +1561,33 @@ show_value(json_t *v)
 static int
 contacts_show(const struct client_opts *o, int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	json_t		*req, *reply, *c, *v;
 	const char	*k;
 	size_t		 i;
-	int		 rc, known;
+	int		 ch, rc, known;
 
-	if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0)) {
-		printf("usage: outreachctl contacts show ID\n\nPrints every "
-		    "field of a contact, one per line, addresses included;\n"
-		    "the daemon writes an audit entry.  Default outputs name "
-		    "contacts by id\nonly (DESIGN.md 1).\n");
-		return 0;
-	}
-	if (argc != 2 || argv[1][0] == '-') {
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (ch == 'h') {
+			printf("usage: outreachctl contacts show ID\n\nPrints "
+			    "every field of a contact, one per line, addresses "
+			    "included;\nthe daemon writes an audit entry.  Other "
+			    "outputs name contacts by id\nonly.\n");
+			return 0;
+		}
 		fprintf(stderr, "usage: outreachctl contacts show ID\n");
 		return EX_USAGE;
 	}
-	req = json_pack("{s:s,s:s}", "cmd", "contacts-show", "id", argv[1]);
+	if (argc - optind != 1) {
+		fprintf(stderr, "usage: outreachctl contacts show ID\n");
+		return EX_USAGE;
+	}
+	req = json_pack("{s:s,s:s}", "cmd", "contacts-show", "id",
+	    argv[optind]);
 	reply = contacts_call(o, req, 1, &rc);
 	json_decref(req);
 	if (reply == NULL)
