@@ -36,7 +36,7 @@ cmd_keygen(const struct client_opts *o, int argc, char **argv)
 	struct buf	 kp, pp;
 	int		 ch, force = 0, rc = EX_CANTCREAT;
 
-	optind = 1;
+	optind = 0;	/* 0: glibc starts afresh (permuting again) */
 	while ((ch = getopt_long(argc, argv, "fh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f':

@@ -28,8 +28,7 @@ usage(FILE *f)
 	    "  keygen     make a CURVE key pair\n"
 	    "  status     the daemon's state and counters\n"
 	    "  event      an event, its audience and deliveries (--watch)\n"
-	    "  contacts   the contacts directory: import, export, add, remove,\n"
-	    "             list, show, unsubscribe, resubscribe, erase\n"
+	    "  contacts   the contacts directory (import, export, list, ...)\n"
 	    "  preview    render the notice a contact would get, send nothing\n"
 	    "  backup     write an online, consistent copy of the journal\n"
 	    "  reload     reload configuration and allow-list (as SIGHUP)\n"
@@ -323,7 +322,7 @@ cmd_event(const struct client_opts *o, int argc, char **argv)
 	json_t		*req, *r;
 	int		 ch, watch = 0, rc, tty, first = 1, done;
 
-	optind = 1;
+	optind = 0;	/* 0: glibc starts afresh (permuting again) */
 	while ((ch = getopt_long(argc, argv, "p:wh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'p':
@@ -404,7 +403,7 @@ cmd_preview(const struct client_opts *o, int argc, char **argv)
 	json_t		*req, *r, *ev = NULL, *sample = NULL;
 	int		 ch, rc;
 
-	optind = 1;
+	optind = 0;	/* 0: glibc starts afresh (permuting again) */
 	while ((ch = getopt_long(argc, argv, "e:t:p:c:s:P:h", longopts,
 	    NULL)) != -1) {
 		switch (ch) {

@@ -492,7 +492,7 @@ cmd_publish(const struct client_opts *o, int argc, char **argv)
 	po.retries = -1;
 	po.fields = json_object();
 	buf_init(&home, 4096);
-	optind = 1;
+	optind = 0;	/* 0: glibc starts afresh (permuting again) */
 	while ((ch = getopt_long(argc, argv, "t:e:k:S:c:h", longopts,
 	    NULL)) != -1) {
 		switch (ch) {

@@ -355,7 +355,7 @@ audience_fanout_step(struct audience *a, int64_t now_ms, int max_contacts)
 		}
 		aud_build(&q, doc, topic, "SELECT c.id, c.email IS NOT NULL,"
 		    " c.webhook_url IS NOT NULL, c.status, c.status_at",
-		    " ORDER BY c.id LIMIT ?3");
+		    " ORDER BY c.id LIMIT :slice");
 		/* The slice statement keeps its own copies of the values. */
 		rc = q.sql.overflow ? SQLITE_NOMEM : sqlite3_prepare_v3(a->db,
 		    q.sql.data, -1, SQLITE_PREPARE_PERSISTENT, &a->slice, NULL);
@@ -384,7 +384,8 @@ audience_fanout_step(struct audience *a, int64_t now_ms, int max_contacts)
 		return -1;
 	sqlite3_bind_int64(a->slice, 1, cursor);
 	sqlite3_bind_int64(a->slice, 2, max);
-	sqlite3_bind_int(a->slice, 3, max_contacts);
+	sqlite3_bind_int(a->slice, sqlite3_bind_parameter_index(a->slice,
+	    ":slice"), max_contacts);
 	last = cursor;
 	while ((rc = sqlite3_step(a->slice)) == SQLITE_ROW) {
 		seen++;
