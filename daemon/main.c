@@ -410,11 +410,13 @@ main(int argc, char *argv[])
 	    (enum log_level)d.cfg->log_level);
 	if (load_keys(d.cfg, &keys, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
+		free_all(d.cfg, d.acl);
 		return 1;
 	}
 	if ((d.sets = render_load(d.cfg->templates_dir, err,
 	    sizeof(err))) == NULL) {
 		log_warnx("templates: %s", err);
+		free_all(d.cfg, d.acl);
 		return 1;
 	}
 	if (check) {
