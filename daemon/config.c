@@ -47,7 +47,8 @@ static const char *const config_ingest_keys[] = { "curve_secret_file",
     "allow_list", "prefixes", "types", "max_event_bytes", "batch_max",
     "endpoints", "feeds", NULL };
 static const char *const config_journal_keys[] = { "max_size",
-    "checkpoint_interval_ms", NULL };
+    "checkpoint_interval_ms", "event_retention_days",
+    "audit_retention_days", NULL };
 static const char *const config_endpoint_keys[] = { "bind", "security",
     "post", NULL };
 static const char *const config_feed_keys[] = { "name", "connect", "post",
@@ -912,6 +913,8 @@ config_journal(struct config_src *src, const config_setting_t *root,
 
 	cfg->journal_max_bytes = 0;
 	cfg->checkpoint_interval_ms = 1000;
+	cfg->event_retention_days = 365;
+	cfg->audit_retention_days = 730;
 	if ((rc = config_src_member(src, root, "", "journal", 0,
 	    CONFIG_TYPE_GROUP, &g)) != 1)
 		return rc;
@@ -932,6 +935,16 @@ config_journal(struct config_src *src, const config_setting_t *root,
 	    100, 600000, &n) == -1)
 		return -1;
 	cfg->checkpoint_interval_ms = (int)n;
+	n = 365;
+	if (config_src_int(src, g, "journal", "event_retention_days", 0, 0,
+	    36500, &n) == -1)
+		return -1;
+	cfg->event_retention_days = (int)n;
+	n = 730;
+	if (config_src_int(src, g, "journal", "audit_retention_days", 0, 0,
+	    36500, &n) == -1)
+		return -1;
+	cfg->audit_retention_days = (int)n;
 	return 0;
 }
 

@@ -72,6 +72,8 @@ struct config {
 	/* journal { } */
 	int64_t			 journal_max_bytes;	/* 0: no limit */
 	int			 checkpoint_interval_ms;
+	int			 event_retention_days;	/* 0: keep forever */
+	int			 audit_retention_days;	/* 0: keep forever */
 
 	/* notices { } */
 	char			*templates_dir;	/* default: templates/ beside the

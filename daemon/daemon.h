@@ -41,6 +41,7 @@ struct daemon {
 	int64_t			 reload_failures;
 	int64_t			 next_checkpoint;
 	int64_t			 next_watchdog;
+	int64_t			 next_purge;
 	int			 stopping;
 	struct contacts		*contacts;
 	struct render_sets	*sets;		/* templates; swapped on reload */

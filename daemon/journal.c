@@ -825,6 +825,44 @@ out:
 }
 
 int
+journal_purge(struct journal *jr, int64_t events_before_ms,
+    int64_t audit_before_ms, int batch)
+{
+	static const char *const sql[2] = {
+		"DELETE FROM events WHERE id IN (SELECT e.id FROM events e"
+		" WHERE e.received_at < ?1 AND e.fanout_done = 1 AND NOT EXISTS"
+		" (SELECT 1 FROM deliveries d WHERE d.event = e.id AND d.state"
+		" IN ('pending', 'sending', 'deferred')) ORDER BY e.id LIMIT ?2)",
+		"DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE"
+		" at < ?1 ORDER BY id LIMIT ?2)",
+	};
+	sqlite3_stmt	*st;
+	int64_t		 before[2] = { events_before_ms, audit_before_ms };
+	int		 i, rc, n = 0;
+
+	for (i = 0; i < 2; i++) {
+		if (before[i] <= 0)
+			continue;
+		if (!journal_write_ok(jr))
+			return -1;
+		if (sqlite3_prepare_v2(jr->db, sql[i], -1, &st, NULL) !=
+		    SQLITE_OK)
+			return -1;
+		sqlite3_bind_int64(st, 1, before[i]);
+		sqlite3_bind_int(st, 2, batch);
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE) {
+			journal_write_failed(jr, rc);
+			log_warnx("journal: purge: %s", sqlite3_errmsg(jr->db));
+			return -1;
+		}
+		n += sqlite3_changes(jr->db);
+	}
+	return n;
+}
+
+int
 journal_checkpoint(struct journal *jr)
 {
 	int	rc, logged = 0, done = 0;

@@ -106,6 +106,15 @@ int64_t	journal_feed_last_seq(struct journal *, const char *source);
 int	journal_event_info(struct journal *, const char *post,
 	    const char *event_id, struct json_t **out);
 
+/* Retention: inside the turn's transaction, delete at most batch finished
+ * events received before events_before_ms (with their deliveries), and
+ * at most batch audit entries written before audit_before_ms (0: skip
+ * either).  An event is finished when its fan-out is done and none of its
+ * deliveries is pending, sending or deferred.  Returns how many rows went
+ * (events + audit entries), or -1. */
+int	journal_purge(struct journal *, int64_t events_before_ms,
+	    int64_t audit_before_ms, int batch);
+
 /* Passive WAL checkpoint (outside a transaction).  0 or -1. */
 int	journal_checkpoint(struct journal *);
 

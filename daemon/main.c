@@ -33,6 +33,7 @@
 #define DEFAULT_CONFIG	"/etc/outreachd/outreachd.conf"
 #define FANOUT_SLICE		1000	/* contacts per fan-out step */
 #define FANOUT_BUDGET_MS	8	/* fan-out time per loop turn */
+#define PURGE_BATCH		500	/* rows purged per turn */
 
 static void
 usage(FILE *f)
@@ -304,6 +305,40 @@ watchdog_run(void *arg)
 	d->next_watchdog = loop_now_ms() + notify_watchdog_interval_ms();
 }
 
+/* Retention: a small batch per turn while there is something to purge,
+ * otherwise once a minute. */
+static int64_t
+purge_due(void *arg)
+{
+	struct daemon	*d = arg;
+
+	if (d->stopping || (d->cfg->event_retention_days == 0 &&
+	    d->cfg->audit_retention_days == 0))
+		return -1;
+	return d->next_purge;
+}
+
+static void
+purge_run(void *arg)
+{
+	struct daemon	*d = arg;
+	int64_t		 now = loop_wall_ms(), day = 86400000LL, ev = 0, au = 0;
+	int		 n;
+
+	if (d->cfg->event_retention_days > 0)
+		ev = now - d->cfg->event_retention_days * day;
+	if (d->cfg->audit_retention_days > 0)
+		au = now - d->cfg->audit_retention_days * day;
+	if (journal_txn(d->jr) == -1 ||
+	    (n = journal_purge(d->jr, ev, au, PURGE_BATCH)) == -1) {
+		d->next_purge = loop_now_ms() + 60000;
+		return;
+	}
+	if (n > 0)
+		log_info("journal: purged rows=%d (retention)", n);
+	d->next_purge = loop_now_ms() + (n >= PURGE_BATCH ? 0 : 60000);
+}
+
 /* Fan-out runs whenever an event awaits its deliveries, a few slices per
  * turn, so intake and acks keep flowing between slices. */
 static int64_t
@@ -483,10 +518,12 @@ main(int argc, char *argv[])
 	loop_add_timer(d.loop, watchdog_due, watchdog_run, &d);
 	loop_add_timer(d.loop, commands_due, commands_run, &d);
 	loop_add_timer(d.loop, fanout_due, fanout_run, &d);
+	loop_add_timer(d.loop, purge_due, purge_run, &d);
 	d.started_ms = loop_wall_ms();
 	d.started_mono = loop_now_ms();
 	d.next_checkpoint = d.started_mono + d.cfg->checkpoint_interval_ms;
 	d.next_watchdog = d.started_mono;
+	d.next_purge = d.started_mono + 5000;
 
 	log_notice("outreachd: %s running pid=%d config=%s control=%s",
 	    OUTREACH_VERSION, (int)getpid(), d.config_path, d.control_path);

@@ -1149,6 +1149,51 @@ test_stats(void **state)
 	journal_close(jr);
 }
 
+/* Retention purges finished old events (with their deliveries) and old
+ * audit entries, in batches, and never an event with work left. */
+static void
+test_purge(void **state)
+{
+	struct tj	*t = *state;
+	struct journal	*jr;
+	struct ev	 old1, old2, busy, young;
+	char		*e = NULL;
+
+	jr = open_ok(t, 0);
+	ev_init(&old1, "berlin", "old1", 1);
+	ev_init(&old2, "berlin", "old2", 2);
+	ev_init(&busy, "berlin", "busy", 3);
+	ev_init(&young, "berlin", "young", 4);
+	old1.e.received_ms = old2.e.received_ms = busy.e.received_ms = 1000;
+	young.e.received_ms = 5000;
+	assert_int_equal(store_commit(jr, &old1), JOURNAL_STORED);
+	assert_int_equal(store_commit(jr, &old2), JOURNAL_STORED);
+	assert_int_equal(store_commit(jr, &busy), JOURNAL_STORED);
+	assert_int_equal(store_commit(jr, &young), JOURNAL_STORED);
+	assert_int_equal(sqlite3_exec(journal_db(jr),
+	    "INSERT INTO contacts (ext_id, email, created_at, updated_at)"
+	    " VALUES ('c', 'c@example.org', 1, 1);"
+	    "INSERT INTO deliveries (event, contact, channel, state, priority,"
+	    " next_at, created_at, updated_at) SELECT id, 1, 'smtp',"
+	    " CASE event_id WHEN 'busy' THEN 'deferred' ELSE 'sent' END, 1, 1,"
+	    " 1, 1 FROM events;"
+	    "INSERT INTO audit (at, uid, action) VALUES (10, 0, 'show'),"
+	    " (20, 0, 'show'), (9000, 0, 'export');", NULL, NULL, &e),
+	    SQLITE_OK);
+	assert_int_equal(journal_txn(jr), 0);
+	/* A batch of one: one event and one audit entry per call. */
+	assert_int_equal(journal_purge(jr, 2000, 100, 1), 2);
+	assert_int_equal(journal_purge(jr, 2000, 100, 1), 2);
+	assert_int_equal(journal_purge(jr, 2000, 100, 1), 0);
+	assert_int_equal(journal_commit(jr), 0);
+	journal_close(jr);
+	assert_int_equal(nevents(t), 2);
+	assert_int_equal(raw_int(t->db, "SELECT count(*) FROM events WHERE"
+	    " event_id IN ('busy', 'young')"), 2);
+	assert_int_equal(raw_int(t->db, "SELECT count(*) FROM deliveries"), 2);
+	assert_int_equal(raw_int(t->db, "SELECT count(*) FROM audit"), 1);
+}
+
 int
 main(void)
 {
@@ -1175,6 +1220,7 @@ main(void)
 		T(test_checkpoint),
 		T(test_backup),
 		T(test_stats),
+		T(test_purge),
 #undef T
 	};
 
