@@ -812,6 +812,11 @@ qp_linestart(const unsigned char *s, size_t i, size_t n)
 	    (s[i] == 'F' && n - i >= 5 && memcmp(s + i, "From ", 5) == 0);
 }
 
+/* Octets quoted-printable copies as they are: printable ASCII but '='. */
+static const unsigned char qp_plain[256] = {
+	['!' ... '<'] = 1, ['>' ... '~'] = 1,
+};
+
 int
 mime_qp_encode(struct buf *out, const void *in, size_t len)
 {
@@ -872,9 +877,9 @@ mime_qp_encode(struct buf *out, const void *in, size_t len)
 
 			if (room > sizeof(st.d) - st.n - 8)
 				room = sizeof(st.d) - st.n - 8;
-			while (k < room && i + k + 1 < len &&
-			    s[i + k] > 32 && s[i + k] < 127 &&
-			    s[i + k] != '=')
+			if (room > len - i - 1)
+				room = len - i - 1;
+			while (k < room && qp_plain[s[i + k]])
 				k++;
 			if (k == 0)
 				break;
