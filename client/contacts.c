@@ -1377,7 +1377,7 @@ list_width(const char *s)
 }
 
 static void
-list_print(json_t *page)
+list_print(json_t *page, int names)
 {
 	json_t		*c;
 	const char	*s;
@@ -1396,10 +1396,12 @@ list_print(json_t *page)
 		s = json_string_value(json_object_get(c, "id"));
 		contacts_put_safe(stdout, s != NULL ? s : "?");
 		printf("%*s  ", wid - list_width(s != NULL ? s : "?"), "");
-		s = json_string_value(json_object_get(c, "name"));
-		contacts_put_safe(stdout, s != NULL ? s : "-");
-		w = list_width(s != NULL ? s : "-");
-		printf("%*s  ", w < wname ? wname - w : 0, "");
+		if (names) {
+			s = json_string_value(json_object_get(c, "name"));
+			contacts_put_safe(stdout, s != NULL ? s : "-");
+			w = list_width(s != NULL ? s : "-");
+			printf("%*s  ", w < wname ? wname - w : 0, "");
+		}
 		s = json_string_value(json_object_get(c, "status"));
 		contacts_put_safe(stdout, s != NULL ? s : "?");
 		putchar('\n');
@@ -1411,9 +1413,12 @@ list_usage(FILE *f)
 {
 	fprintf(f, "usage: outreachctl contacts list [--topic T] [--country CC] "
 	    "[--city X]\n"
-	    "           [--language L] [--tag G] [--status S] [--limit N]\n"
+	    "           [--language L] [--tag G] [--status S] [--limit N] "
+	    "[--names]\n"
 	    "\n"
-	    "Lists contacts as \"ID  NAME  STATUS\", oldest first: all of them, "
+	    "Lists contacts as \"ID  STATUS\" (\"ID  NAME  STATUS\" with --names: "
+	    "by default\ncontacts are named by id only), oldest first: all of "
+	    "them, "
 	    "or those\nsubscribed to topic T, living in country CC or city X, "
 	    "reading language L,\ntagged G, or with status S (active, "
 	    "unsubscribed, bounced); at most N.\n"
@@ -1431,9 +1436,11 @@ contacts_list(const struct client_opts *o, int argc, char **argv)
 		{ "tag", required_argument, NULL, 'G' },
 		{ "status", required_argument, NULL, 'S' },
 		{ "limit", required_argument, NULL, 'n' },
+		{ "names", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	int		 names = 0;
 	const char	*topic = NULL, *country = NULL, *city = NULL;
 	const char	*language = NULL, *tag = NULL, *status = NULL;
 	json_t		*all = NULL, *req, *reply = NULL, *next = NULL, *page;
@@ -1462,6 +1469,9 @@ contacts_list(const struct client_opts *o, int argc, char **argv)
 			break;
 		case 'S':
 			status = optarg;
+			break;
+		case 'N':
+			names = 1;
 			break;
 		case 'n':
 			if (contacts_number(optarg, 1, LONG_MAX, &limit) == -1) {
@@ -1494,6 +1504,8 @@ contacts_list(const struct client_opts *o, int argc, char **argv)
 		    status, "limit", (json_int_t)want);
 		if (req != NULL && next != NULL)
 			json_object_set(req, "after", next);
+		if (req != NULL && names)
+			json_object_set_new(req, "names", json_true());
 		reply = contacts_call(o, req, 1, &rc);
 		json_decref(req);
 		if (reply == NULL)
@@ -1505,7 +1517,7 @@ contacts_list(const struct client_opts *o, int argc, char **argv)
 		if (all != NULL)
 			json_array_extend(all, page);
 		else
-			list_print(page);
+			list_print(page, names);
 		nx = json_object_get(reply, "next");
 		if (nx == NULL || json_is_null(nx) || (limit > 0 &&
 		    got >= limit))

@@ -774,6 +774,7 @@ cmd_list(struct contacts *cs, json_t *req)
 			    "after"));
 	json_int_t	 limit = json_integer_value(json_object_get(req,
 			    "limit"));
+	int		 names = json_is_true(json_object_get(req, "names"));
 	json_t		*arr = NULL, *r;
 	int		 nv = 0, i, np = 0, rc;
 	int64_t		 last = after;
@@ -829,9 +830,11 @@ cmd_list(struct contacts *cs, json_t *req)
 	arr = json_array();
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		last = sqlite3_column_int64(st, 0);
-		r = json_pack("{s:s,s:s?,s:s}", "id", (const char *)
-		    sqlite3_column_text(st, 1), "name", (const char *)
-		    sqlite3_column_text(st, 2), "status", (const char *)
+		/* Names only when asked for: by default contacts are named
+		 * by id (DESIGN.md 1). */
+		r = json_pack("{s:s,s:s*,s:s}", "id", (const char *)
+		    sqlite3_column_text(st, 1), "name", names ? (const char *)
+		    sqlite3_column_text(st, 2) : NULL, "status", (const char *)
 		    sqlite3_column_text(st, 3));
 		json_array_append_new(arr, r);
 	}
