@@ -1649,7 +1649,7 @@ contacts_usage(FILE *f)
 	    "                                        anonymous counts\n"
 	    "  unsubscribe ID | --token TOKEN        stop notices to a contact\n"
 	    "  resubscribe ID                        start them again\n"
-	    "  list [FILTERS] [--limit N]            ids, names and status\n"
+	    "  list [FILTERS] [--limit N] [--names]  ids and status (names)\n"
 	    "  show ID                               every field, addresses "
 	    "included\n"
 	    "                                        (audited)\n"

@@ -377,11 +377,19 @@ load_json_file(const char *path, const char *what)
 	json_error_t	 je;
 	json_t		*j;
 
+	if (strcmp(path, "-") != 0 && access(path, R_OK) == -1) {
+		fprintf(stderr, "outreachctl: %s %s: %s\n", what, path,
+		    strerror(errno));
+		return NULL;
+	}
 	j = strcmp(path, "-") == 0 ? json_loadf(stdin, 0, &je) :
 	    json_load_file(path, 0, &je);
-	if (j == NULL)
-		fprintf(stderr, "outreachctl: %s %s: %s (line %d)\n", what,
-		    path, je.text, je.line);
+	if (j == NULL && je.line > 0)
+		fprintf(stderr, "outreachctl: %s %s: line %d: %s\n", what,
+		    path, je.line, je.text);
+	else if (j == NULL)
+		fprintf(stderr, "outreachctl: %s %s: %s\n", what, path,
+		    je.text);
 	return j;
 }
 
@@ -439,11 +447,12 @@ cmd_preview(const struct client_opts *o, int argc, char **argv)
 		return EX_USAGE;
 	}
 	if ((ev = load_json_file(evfile, "event")) == NULL)
-		return EX_DATAERR;
+		return access(evfile, R_OK) == -1 ? EX_NOINPUT : EX_DATAERR;
 	if (samplefile != NULL &&
 	    (sample = load_json_file(samplefile, "sample contact")) == NULL) {
 		json_decref(ev);
-		return EX_DATAERR;
+		return access(samplefile, R_OK) == -1 ? EX_NOINPUT :
+		    EX_DATAERR;
 	}
 	req = json_pack("{s:s,s:o,s:s*,s:s*,s:s*,s:o*}", "cmd", "preview",
 	    "event", ev, "topic", topic, "post", post, "contact_id", contact,

@@ -14,7 +14,7 @@
 #include "journal.h"
 #include "log.h"
 
-#define AUD_MAX_VALUES	64	/* values per filter bound (event.c limits) */
+#define AUD_MAX_VALUES	EVENT_AUDIENCE_MAX	/* values per filter */
 
 struct audience {
 	struct journal	*jr;

@@ -528,10 +528,11 @@ cmd_add(struct contacts *cs, json_t *req, int64_t now_ms, int *wrote)
 		    ce.field[0] ? ": " : "", ce.reason);
 	if ((rc = contacts_find(cs, c.id, &j, &row)) != 0) {
 		json_decref(j);
-		contact_clear(&c);
-		return rc == 1 ? reply_error("exists", "contact %s exists; "
+		j = rc == 1 ? reply_error("exists", "contact %s exists; "
 		    "import a CSV to update it", c.id) :
 		    reply_error("journal", "the journal failed");
+		contact_clear(&c);
+		return j;
 	}
 	rc = journal_write_ok(cs->jr) ? contacts_write(cs, CS_INSERT, &c, 0,
 	    now_ms) : -1;

@@ -409,6 +409,9 @@ check_audience(json_t *aud, struct event_error *err)
 		if (!json_is_array(arr) || json_array_size(arr) == 0)
 			return fail(err, "invalid_field", path,
 			    "expected a non-empty array of strings");
+		if (json_array_size(arr) > EVENT_AUDIENCE_MAX)
+			return fail(err, "invalid_field", path, "too many "
+			    "values (at most 256 per filter)");
 		json_array_foreach(arr, i, v) {
 			path_index(ipath, sizeof(ipath), path, i);
 			if (check_clean(ipath, v, NULL, 1, err) == -1)

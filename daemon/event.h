@@ -12,6 +12,9 @@
 
 #include "priority.h"
 
+/* Values per filter of an event's audience object. */
+#define EVENT_AUDIENCE_MAX	256
+
 enum event_status {
 	EVENT_ACTUAL = 0,
 	EVENT_EXERCISE,
