@@ -15,12 +15,20 @@
 #include "log.h"
 
 #define AUD_MAX_VALUES	EVENT_AUDIENCE_MAX	/* values per filter */
+/* Parameters of the slice statement beyond those aud_build numbers (?1,
+ * ?2 and the filter values, fewer than 2000). */
+#define AUD_P_EVENT	2001
+#define AUD_P_CHANNEL	2002
+#define AUD_P_PRIO	2003
+#define AUD_P_NEXT	2004
+#define AUD_P_NOW	2005
+#define AUD_P_RECEIVED	2006
 
 struct audience {
 	struct journal	*jr;
 	sqlite3		*db;
 	sqlite3_stmt	*next_event;
-	sqlite3_stmt	*insert;
+	sqlite3_stmt	*bound;		/* upper row of the next slice */
 	sqlite3_stmt	*cursor;
 	sqlite3_stmt	*replace_find;
 	sqlite3_stmt	*replace_cancel;
@@ -43,9 +51,9 @@ static const char *const aud_sql[] = {
 	"SELECT id, topic, doc, priority, fanout_cursor, audience_max,"
 	" received_at, not_before FROM events WHERE fanout_done = 0"
 	" ORDER BY priority DESC, id LIMIT 1",
-	"INSERT OR IGNORE INTO deliveries (event, contact, channel, state,"
-	" priority, next_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4,"
-	" ?5, ?6, ?7, ?7)",
+	/* The upper contact row of the next slice of n contacts. */
+	"SELECT id FROM contacts WHERE id > ?1 AND id <= ?2 ORDER BY id"
+	" LIMIT 1 OFFSET ?3",
 	"UPDATE events SET fanout_cursor = ?2, fanout_done = ?3 WHERE id = ?1",
 	"SELECT id FROM events WHERE post = ?1 AND event_id = ?2",
 	"UPDATE deliveries SET state = 'cancelled', updated_at = ?2,"
@@ -68,7 +76,7 @@ audience_new(struct journal *jr, char *err, size_t errlen)
 	a->jr = jr;
 	a->db = journal_db(jr);
 	st[0] = &a->next_event;
-	st[1] = &a->insert;
+	st[1] = &a->bound;
 	st[2] = &a->cursor;
 	st[3] = &a->replace_find;
 	st[4] = &a->replace_cancel;
@@ -91,7 +99,7 @@ audience_free(struct audience *a)
 	if (a == NULL)
 		return;
 	sqlite3_finalize(a->next_event);
-	sqlite3_finalize(a->insert);
+	sqlite3_finalize(a->bound);
 	sqlite3_finalize(a->cursor);
 	sqlite3_finalize(a->replace_find);
 	sqlite3_finalize(a->replace_cancel);
@@ -322,10 +330,9 @@ audience_fanout_step(struct audience *a, int64_t now_ms, int max_contacts)
 	struct aud_query q;
 	json_t		*doc = NULL;
 	const char	*topic;
-	int64_t		 row, cursor, max, received, next_at, crow, status_at;
+	int64_t		 row, cursor, max, received, next_at;
 	int64_t		 last;
-	int		 prio, rc, made = 0, seen = 0, has_mail, has_hook, done;
-	const char	*state, *cstatus;
+	int		 prio, rc, made = 0, done;
 
 	if (!a->pending)
 		return 0;
@@ -361,9 +368,18 @@ audience_fanout_step(struct audience *a, int64_t now_ms, int max_contacts)
 			json_decref(doc);
 			return -1;
 		}
-		aud_build(&q, doc, topic, 0, "SELECT c.id, c.email IS NOT NULL,"
-		    " c.webhook_url IS NOT NULL, c.status, c.status_at",
-		    " ORDER BY c.id LIMIT :slice");
+		/* One statement per slice and channel: SQLite makes the
+		 * deliveries without a round trip per contact.  Contacts
+		 * that left after acceptance get "skipped"; those inactive
+		 * before it were not in the audience. */
+		aud_build(&q, doc, topic, 0, "INSERT OR IGNORE INTO deliveries"
+		    " (event, contact, channel, state, priority, next_at,"
+		    " created_at, updated_at) SELECT ?2001, c.id, ?2002, CASE WHEN"
+		    " c.status = 'active' THEN 'pending' ELSE 'skipped' END,"
+		    " ?2003, ?2004, ?2005, ?2005",
+		    " AND (c.status = 'active' OR c.status_at > ?2006) AND"
+		    " CASE ?2002 WHEN 'smtp' THEN c.email IS NOT NULL ELSE"
+		    " c.webhook_url IS NOT NULL END");
 		/* The slice statement keeps its own copies of the values. */
 		rc = q.sql.overflow ? SQLITE_NOMEM : sqlite3_prepare_v3(a->db,
 		    q.sql.data, -1, SQLITE_PREPARE_PERSISTENT, &a->slice, NULL);
@@ -390,52 +406,35 @@ audience_fanout_step(struct audience *a, int64_t now_ms, int max_contacts)
 
 	if (!journal_write_ok(a->jr))
 		return -1;
-	sqlite3_bind_int64(a->slice, 1, cursor);
-	sqlite3_bind_int64(a->slice, 2, max);
-	sqlite3_bind_int(a->slice, sqlite3_bind_parameter_index(a->slice,
-	    ":slice"), max_contacts);
-	last = cursor;
-	while ((rc = sqlite3_step(a->slice)) == SQLITE_ROW) {
-		seen++;
-		crow = sqlite3_column_int64(a->slice, 0);
-		last = crow;
-		has_mail = sqlite3_column_int(a->slice, 1);
-		has_hook = sqlite3_column_int(a->slice, 2);
-		cstatus = (const char *)sqlite3_column_text(a->slice, 3);
-		status_at = sqlite3_column_int64(a->slice, 4);
-		if (cstatus != NULL && strcmp(cstatus, "active") == 0)
-			state = "pending";
-		else if (status_at > received)
-			state = "skipped";	/* left after acceptance */
-		else
-			continue;		/* was not in the audience */
-		for (int ch = 0; ch < 2; ch++) {
-			if (!(ch == 0 ? has_mail : has_hook))
-				continue;
-			sqlite3_bind_int64(a->insert, 1, row);
-			sqlite3_bind_int64(a->insert, 2, crow);
-			sqlite3_bind_text(a->insert, 3, ch == 0 ? "smtp" :
-			    "webhook", -1, SQLITE_STATIC);
-			sqlite3_bind_text(a->insert, 4, state, -1,
-			    SQLITE_STATIC);
-			sqlite3_bind_int(a->insert, 5, prio);
-			sqlite3_bind_int64(a->insert, 6, next_at);
-			sqlite3_bind_int64(a->insert, 7, now_ms);
-			rc = sqlite3_step(a->insert);
-			sqlite3_reset(a->insert);
-			if (rc != SQLITE_DONE) {
-				sqlite3_reset(a->slice);
-				goto fail;
-			}
-			made += sqlite3_changes(a->db);
-		}
-	}
-	sqlite3_reset(a->slice);
-	if (rc != SQLITE_DONE)
+	/* The slice: the next max_contacts contacts by row, whatever they
+	 * are; the last slice ends at the row fixed at acceptance. */
+	sqlite3_bind_int64(a->bound, 1, cursor);
+	sqlite3_bind_int64(a->bound, 2, max);
+	sqlite3_bind_int(a->bound, 3, max_contacts - 1);
+	rc = sqlite3_step(a->bound);
+	last = rc == SQLITE_ROW ? sqlite3_column_int64(a->bound, 0) : max;
+	sqlite3_reset(a->bound);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		goto fail;
+	done = last >= max;
+	sqlite3_bind_int64(a->slice, 1, cursor);
+	sqlite3_bind_int64(a->slice, 2, last);
+	sqlite3_bind_int64(a->slice, AUD_P_EVENT, row);
+	sqlite3_bind_int64(a->slice, AUD_P_PRIO, prio);
+	sqlite3_bind_int64(a->slice, AUD_P_NEXT, next_at);
+	sqlite3_bind_int64(a->slice, AUD_P_NOW, now_ms);
+	sqlite3_bind_int64(a->slice, AUD_P_RECEIVED, received);
+	for (int ch = 0; ch < 2; ch++) {
+		sqlite3_bind_text(a->slice, AUD_P_CHANNEL, ch == 0 ? "smtp" :
+		    "webhook", -1, SQLITE_STATIC);
+		rc = sqlite3_step(a->slice);
+		sqlite3_reset(a->slice);
+		if (rc != SQLITE_DONE)
+			goto fail;
+		made += sqlite3_changes(a->db);
+	}
 	/* Cursor and deliveries commit together: a restart resumes after
 	 * the last contact whose deliveries are on disk. */
-	done = seen < max_contacts;
 	sqlite3_bind_int64(a->cursor, 1, row);
 	sqlite3_bind_int64(a->cursor, 2, last);
 	sqlite3_bind_int(a->cursor, 3, done);
