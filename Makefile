@@ -156,6 +156,8 @@ check-asan:
 
 bench: all $(BENCH_BINS)
 	BUILD=$(BUILD) bench/run
+	BUILD=$(BUILD) bench/render-run
+	BUILD=$(BUILD) /usr/bin/python3 bench/contacts.py
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
