@@ -33,6 +33,7 @@ struct audience {
 	sqlite3_stmt	*replace_find;
 	sqlite3_stmt	*replace_cancel;
 	sqlite3_stmt	*replace_stop;
+	sqlite3_stmt	*max_row;
 	/* The event whose fan-out runs. */
 	int64_t		 ev_row;
 	sqlite3_stmt	*slice;		/* prepared for ev_row */
@@ -60,13 +61,14 @@ static const char *const aud_sql[] = {
 	" last_error = 'replaced or withdrawn by a later event'"
 	" WHERE event = ?1 AND state IN ('pending', 'deferred')",
 	"UPDATE events SET fanout_done = 1 WHERE id = ?1",
+	"SELECT coalesce(max(id), 0) FROM contacts",
 };
 
 struct audience *
 audience_new(struct journal *jr, char *err, size_t errlen)
 {
 	struct audience	*a;
-	sqlite3_stmt	**st[6];
+	sqlite3_stmt	**st[7];
 	size_t		 i;
 
 	if ((a = calloc(1, sizeof(*a))) == NULL) {
@@ -81,7 +83,8 @@ audience_new(struct journal *jr, char *err, size_t errlen)
 	st[3] = &a->replace_find;
 	st[4] = &a->replace_cancel;
 	st[5] = &a->replace_stop;
-	for (i = 0; i < 6; i++)
+	st[6] = &a->max_row;
+	for (i = 0; i < 7; i++)
 		if (sqlite3_prepare_v3(a->db, aud_sql[i], -1,
 		    SQLITE_PREPARE_PERSISTENT, st[i], NULL) != SQLITE_OK) {
 			snprintf(err, errlen, "audience: prepare: %s",
@@ -104,6 +107,7 @@ audience_free(struct audience *a)
 	sqlite3_finalize(a->replace_find);
 	sqlite3_finalize(a->replace_cancel);
 	sqlite3_finalize(a->replace_stop);
+	sqlite3_finalize(a->max_row);
 	sqlite3_finalize(a->slice);
 	free(a);
 }
@@ -241,7 +245,7 @@ audience_count(struct audience *a, const struct event *ev, const char *topic,
     int64_t *count, int64_t *max_row)
 {
 	struct aud_query	 q;
-	sqlite3_stmt		*st = NULL, *mx = NULL;
+	sqlite3_stmt		*st = NULL;
 	int			 rc = -1;
 
 	*count = 0;
@@ -249,15 +253,13 @@ audience_count(struct audience *a, const struct event *ev, const char *topic,
 	if (ev->cancel)
 		return 0;
 	/* The audience is the directory as it is now: fix its upper row. */
-	if (sqlite3_prepare_v2(a->db, "SELECT coalesce(max(id), 0) FROM"
-	    " contacts", -1, &mx, NULL) != SQLITE_OK ||
-	    sqlite3_step(mx) != SQLITE_ROW) {
-		sqlite3_finalize(mx);
+	if (sqlite3_step(a->max_row) != SQLITE_ROW) {
+		sqlite3_reset(a->max_row);
 		log_warnx("audience: %s", sqlite3_errmsg(a->db));
 		return -1;
 	}
-	*max_row = sqlite3_column_int64(mx, 0);
-	sqlite3_finalize(mx);
+	*max_row = sqlite3_column_int64(a->max_row, 0);
+	sqlite3_reset(a->max_row);
 	if (*max_row == 0)
 		return 0;
 	aud_build(&q, ev->doc, topic, 1, "SELECT count(*)",
