@@ -86,6 +86,7 @@ UNIT_DEPS_mime		:= daemon/mime.c
 UNIT_DEPS_render	:= daemon/render.c daemon/template.c daemon/mime.c daemon/event.c
 UNIT_DEPS_contact	:= daemon/contact.c daemon/event.c
 UNIT_DEPS_csv		:=
+UNIT_DEPS_audience	:= daemon/audience.c daemon/journal.c daemon/contacts.c daemon/contact.c daemon/event.c
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 
 # libFuzzer targets: fuzz/fuzz_NAME.c with the sources in FUZZ_DEPS_NAME.

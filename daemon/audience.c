@@ -4,6 +4,7 @@
  * event's fan-out runs), not per slice. */
 #include <jansson.h>
 #include <sqlite3.h>
+#include <unicode/uloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,9 +44,12 @@ struct audience {
 /* Filters and bound values of one event's audience query. */
 struct aud_query {
 	struct buf	 sql;
-	const char	*vals[4 + 5 * AUD_MAX_VALUES + 1];
+	/* ?1, ?2, the topic's prefixes (at most 4), the filters' values */
+	const char	*vals[2 + 4 + 5 * AUD_MAX_VALUES];
 	int		 nvals;
 	char		 prefixes[4][256];
+	char		 langs[AUD_MAX_VALUES][96];	/* canonical tags */
+	int		 nlangs;
 };
 
 static const char *const aud_sql[] = {
@@ -124,6 +128,24 @@ audience_wake(struct audience *a)
 	a->pending = 1;
 }
 
+/* tag in ICU's canonical form into out; -1 when ICU cannot parse it. */
+static int
+aud_canonical_tag(const char *tag, char *out, size_t outlen)
+{
+	char		loc[ULOC_FULLNAME_CAPACITY];
+	UErrorCode	st = U_ZERO_ERROR;
+	int32_t		parsed = 0;
+
+	uloc_forLanguageTag(tag, loc, (int32_t)sizeof(loc), &parsed, &st);
+	if (U_FAILURE(st) || parsed != (int32_t)strlen(tag))
+		return -1;
+	st = U_ZERO_ERROR;
+	uloc_toLanguageTag(loc, out, (int32_t)outlen, 1, &st);
+	if (U_FAILURE(st) || st == U_STRING_NOT_TERMINATED_WARNING)
+		return -1;
+	return 0;
+}
+
 enum aud_kind {
 	AUD_COUNTRY,
 	AUD_REGION,
@@ -151,6 +173,12 @@ aud_filter(struct aud_query *q, json_t *aud, const char *key,
 		if (i > 0)
 			buf_adds(&q->sql, " OR ");
 		q->vals[q->nvals++] = json_string_value(v);
+		/* Contacts' languages are stored as ICU canonicalises them
+		 * ("iw" is "he"); so are the filter's. */
+		if (kind == AUD_LANGUAGE && q->nlangs < AUD_MAX_VALUES &&
+		    aud_canonical_tag(json_string_value(v),
+		    q->langs[q->nlangs], sizeof(q->langs[0])) == 0)
+			q->vals[q->nvals - 1] = q->langs[q->nlangs++];
 		k = q->nvals;
 		switch (kind) {
 		case AUD_COUNTRY:
@@ -190,8 +218,10 @@ aud_build(struct aud_query *q, json_t *doc, const char *topic,
 	const char	*dot;
 	int		 i, n = 0;
 
-	buf_init(&q->sql, 64 * 1024);
+	/* Room for every filter at EVENT_AUDIENCE_MAX values. */
+	buf_init(&q->sql, 512 * 1024);
 	q->nvals = 2;		/* ?1, ?2 */
+	q->nlangs = 0;
 	/* The subscriptions that cover the topic: each prefix ending at a
 	 * dot, and the whole topic. */
 	for (dot = topic; (dot = strchr(dot, '.')) != NULL && n < 3; dot++) {
