@@ -840,19 +840,20 @@ static void
 ingest_send_reply(struct ingest *ing, struct pending *p)
 {
 	json_t		*r, *e;
-	char		*s;
+	char		*s = NULL;
 	const char	*status;
 	void		*sock = p->is->sock;
 
-	r = json_object();
-	json_object_set_new(r, "id", p->id ? json_string(p->id) : json_null());
 	switch (p->kind) {
 	case PEND_STORED:
 	case PEND_DUPLICATE:
 		status = p->kind == PEND_STORED ? "accepted" : "duplicate";
-		json_object_set_new(r, "status", json_string(status));
-		json_object_set_new(r, "recipients",
-		    json_integer(p->recipients));
+		/* The common reply is written directly: the id passed the v1
+		 * grammar ([A-Za-z0-9._:-]), so it needs no JSON escaping. */
+		if (asprintf(&s, "{\"id\":\"%s\",\"status\":\"%s\","
+		    "\"recipients\":%lld}", p->id, status,
+		    (long long)p->recipients) == -1)
+			s = NULL;
 		if (p->kind == PEND_STORED) {
 			ing->n.accepted++;
 			log_info("ingest: event accepted post=%s id=%s "
@@ -869,6 +870,10 @@ ingest_send_reply(struct ingest *ing, struct pending *p)
 		    "stored an event with this id and other content");
 		/* FALLTHROUGH */
 	case PEND_FINAL:
+	default:
+		r = json_object();
+		json_object_set_new(r, "id", p->id ? json_string(p->id) :
+		    json_null());
 		json_object_set_new(r, "status", json_string("rejected"));
 		e = json_object();
 		json_object_set_new(e, "code", json_string(p->code));
@@ -883,10 +888,10 @@ ingest_send_reply(struct ingest *ing, struct pending *p)
 		    "field=%s: %s", p->log_post ? p->log_post : "-",
 		    p->id ? p->id : "-", p->code, p->field ? p->field : "-",
 		    p->message ? p->message : "");
+		s = json_dumps(r, JSON_COMPACT);
+		json_decref(r);
 		break;
 	}
-	s = json_dumps(r, JSON_COMPACT);
-	json_decref(r);
 	if (s == NULL)
 		return;
 	/* A publisher that vanished or whose queue is full loses this

@@ -134,7 +134,7 @@ static const char *const journal_sql[ST_MAX] = {
 	    " received_at, not_before, expires_at, replaces, cancel,"
 	    " recipients, fanout_done, audience_max) VALUES (?1, ?2, ?3, ?4,"
 	    " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-	    " ?17 = 0, ?18)",
+	    " ?17 = 0, ?18) ON CONFLICT (post, event_id) DO NOTHING",
 	[ST_FEED_SEQ] = "SELECT max(seq) FROM events WHERE source = ?1",
 };
 
@@ -658,26 +658,6 @@ journal_event_store(struct journal *jr, const struct journal_event *ev,
 	 * the turn that is about to be reported as not stored. */
 	if (!journal_write_ok(jr))
 		return -1;
-	st = jr->st[ST_EVENT_FIND];
-	sqlite3_bind_text(st, 1, ev->post, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, ev->event_id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		h = sqlite3_column_blob(st, 0);
-		*recipients = sqlite3_column_int64(st, 1);
-		res = h != NULL && sqlite3_column_bytes(st, 0) == 32 &&
-		    memcmp(h, ev->sha256, 32) == 0 ? JOURNAL_DUPLICATE :
-		    JOURNAL_CONFLICT;
-		sqlite3_reset(st);
-		return res;
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		log_warnx("journal: find event post=%s id=%s: %s", ev->post,
-		    ev->event_id, sqlite3_errmsg(jr->db));
-		return -1;
-	}
-
 	st = jr->st[ST_EVENT_INSERT];
 	sqlite3_bind_text(st, 1, ev->post, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, ev->event_id, -1, SQLITE_STATIC);
@@ -719,6 +699,29 @@ journal_event_store(struct journal *jr, const struct journal_event *ev,
 		return -1;
 	}
 	sqlite3_clear_bindings(st);
+	if (sqlite3_changes(jr->db) == 0) {
+		/* The id was taken: a retry of the same event, or another
+		 * event under the same id.  Only now is it looked up, so a
+		 * new event costs one index search, not two. */
+		st = jr->st[ST_EVENT_FIND];
+		sqlite3_bind_text(st, 1, ev->post, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, ev->event_id, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			h = sqlite3_column_blob(st, 0);
+			*recipients = sqlite3_column_int64(st, 1);
+			res = h != NULL && sqlite3_column_bytes(st, 0) == 32 &&
+			    memcmp(h, ev->sha256, 32) == 0 ? JOURNAL_DUPLICATE :
+			    JOURNAL_CONFLICT;
+			sqlite3_reset(st);
+			return res;
+		}
+		sqlite3_reset(st);
+		log_warnx("journal: find event post=%s id=%s: %s", ev->post,
+		    ev->event_id, rc == SQLITE_DONE ? "conflict but no row" :
+		    sqlite3_errmsg(jr->db));
+		return -1;
+	}
 	*recipients = ev->recipients;
 	if (row != NULL)
 		*row = sqlite3_last_insert_rowid(jr->db);

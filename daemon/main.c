@@ -31,8 +31,8 @@
 #include "render.h"
 
 #define DEFAULT_CONFIG	"/etc/outreachd/outreachd.conf"
-#define FANOUT_SLICE		1000	/* contacts per fan-out step */
-#define FANOUT_BUDGET_MS	8	/* fan-out time per loop turn */
+#define FANOUT_SLICE		500	/* contacts per fan-out step */
+#define FANOUT_BUDGET_MS	5	/* fan-out time per loop turn */
 #define PURGE_BATCH		500	/* rows purged per turn */
 
 static void
