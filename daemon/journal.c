@@ -110,6 +110,12 @@ static const char *const journal_migrations[] = {
 	"ALTER TABLE contacts ADD COLUMN status_at INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE events ADD COLUMN audience_max INTEGER NOT NULL DEFAULT 0;"
 	"CREATE INDEX events_fanout ON events (fanout_done) WHERE fanout_done = 0;",
+	/* 3: events(source, seq) served one query per feed at start, and
+	 * cost every stored event an index insert; a partial index holds
+	 * only the events that carry a seq. */
+	"DROP INDEX events_source_seq;"
+	"CREATE INDEX events_feed_seq ON events (source, seq)"
+	" WHERE seq IS NOT NULL;",
 };
 #define NMIGRATIONS	(int)(sizeof(journal_migrations) / sizeof(journal_migrations[0]))
 
@@ -135,7 +141,8 @@ static const char *const journal_sql[ST_MAX] = {
 	    " recipients, fanout_done, audience_max) VALUES (?1, ?2, ?3, ?4,"
 	    " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
 	    " ?17 = 0, ?18) ON CONFLICT (post, event_id) DO NOTHING",
-	[ST_FEED_SEQ] = "SELECT max(seq) FROM events WHERE source = ?1",
+	[ST_FEED_SEQ] = "SELECT max(seq) FROM events WHERE source = ?1"
+	    " AND seq IS NOT NULL",
 };
 
 struct journal {
