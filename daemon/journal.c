@@ -403,6 +403,7 @@ journal_open(const char *state_dir, int64_t max_bytes, char *err,
 	    "PRAGMA foreign_keys = ON;"
 	    "PRAGMA wal_autocheckpoint = 0;"
 	    "PRAGMA journal_size_limit = 67108864;"
+	    "PRAGMA cache_size = -16384;"
 	    "PRAGMA busy_timeout = 5000;", e, sizeof(e)) == -1) {
 		snprintf(err, errlen, "journal \"%s\": %s", jr->path, e);
 		goto fail;
