@@ -95,6 +95,7 @@ FUZZ_DEPS_config	:= daemon/config.c daemon/acl.c
 FUZZ_DEPS_template	:= daemon/template.c
 FUZZ_DEPS_mime		:= daemon/mime.c
 FUZZ_DEPS_csv		:=
+FUZZ_DEPS_contact	:= daemon/contact.c daemon/event.c
 FUZZERS := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))

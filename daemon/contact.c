@@ -609,6 +609,10 @@ check_time(const char *field, const char *s, size_t n, int64_t *ms,
 		goto bad;
 	if (*ms < 0)
 		return fail(err, field, "before 1970");
+	/* Stored times are written back in UTC: one that is in year 10000
+	 * there (9999-12-31 with a negative offset) could not be read again. */
+	if (*ms > 253402300799999LL)
+		return fail(err, field, "after 9999-12-31T23:59:59Z");
 	return 0;
 bad:
 	return fail(err, field, "not an RFC 3339 date-time (e.g. "
