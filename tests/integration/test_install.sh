@@ -14,7 +14,9 @@ for f in usr/sbin/outreachd usr/bin/outreachctl \
     usr/share/man/man8/outreachd.8 usr/share/man/man1/outreachctl.1 \
     usr/share/man/man5/outreachd.conf.5 \
     usr/lib/systemd/system/outreachd.service \
-    usr/lib/sysusers.d/outreachd.conf usr/lib/tmpfiles.d/outreachd.conf; do
+    usr/lib/sysusers.d/outreachd.conf usr/lib/tmpfiles.d/outreachd.conf \
+    etc/outreachd/templates/default/en.txt \
+    etc/outreachd/templates/crisis/ar.html; do
 	if [ ! -e "$dest/$f" ]; then
 		echo "FAIL missing $f"
 		fail=1
