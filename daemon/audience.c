@@ -14,6 +14,7 @@
 #include "event.h"
 #include "journal.h"
 #include "log.h"
+#include "topic.h"
 
 #define AUD_MAX_VALUES	EVENT_AUDIENCE_MAX	/* values per filter */
 /* Parameters of the slice statement beyond those aud_build numbers (?1,
@@ -47,7 +48,7 @@ struct aud_query {
 	/* ?1, ?2, the topic's prefixes (at most 4), the filters' values */
 	const char	*vals[2 + 4 + 5 * AUD_MAX_VALUES];
 	int		 nvals;
-	char		 prefixes[4][256];
+	char		 prefixes[TOPIC_COVER_MAX][TOPIC_MAX + 1];
 	char		 langs[AUD_MAX_VALUES][96];	/* canonical tags */
 	int		 nlangs;
 };
@@ -215,21 +216,13 @@ aud_build(struct aud_query *q, json_t *doc, const char *topic,
 {
 	json_t		*aud = json_object_get(doc, "audience");
 	const char	*st = json_string_value(json_object_get(doc, "status"));
-	const char	*dot;
 	int		 i, n = 0;
 
 	/* Room for every filter at EVENT_AUDIENCE_MAX values. */
 	buf_init(&q->sql, 512 * 1024);
 	q->nvals = 2;		/* ?1, ?2 */
 	q->nlangs = 0;
-	/* The subscriptions that cover the topic: each prefix ending at a
-	 * dot, and the whole topic. */
-	for (dot = topic; (dot = strchr(dot, '.')) != NULL && n < 3; dot++) {
-		snprintf(q->prefixes[n], sizeof(q->prefixes[n]), "%.*s",
-		    (int)(dot - topic + 1), topic);
-		n++;
-	}
-	snprintf(q->prefixes[n++], sizeof(q->prefixes[0]), "%s", topic);
+	n = topic_covering(topic, q->prefixes);
 	/* Counting starts from the subscriptions (an event few contacts
 	 * follow costs little); a slice walks contacts in row order from the
 	 * cursor and probes each one's subscriptions. */

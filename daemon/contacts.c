@@ -257,33 +257,21 @@ merge_absent(struct contact *dst, struct contact *src)
 	TAKE(CONTACT_F_CITY, city);
 	TAKE(CONTACT_F_CONSENT_SOURCE, consent_source);
 #undef TAKE
-	if (!(dst->present & CONTACT_F_LANGUAGES)) {
-		char	**l = dst->languages;
-		size_t	  n = dst->nlanguages;
-
-		dst->languages = src->languages;
-		dst->nlanguages = src->nlanguages;
-		src->languages = l;
-		src->nlanguages = n;
-	}
-	if (!(dst->present & CONTACT_F_TAGS)) {
-		char	**l = dst->tags;
-		size_t	  n = dst->ntags;
-
-		dst->tags = src->tags;
-		dst->ntags = src->ntags;
-		src->tags = l;
-		src->ntags = n;
-	}
-	if (!(dst->present & CONTACT_F_SUBSCRIPTIONS)) {
-		char	**l = dst->subscriptions;
-		size_t	  n = dst->nsubscriptions;
-
-		dst->subscriptions = src->subscriptions;
-		dst->nsubscriptions = src->nsubscriptions;
-		src->subscriptions = l;
-		src->nsubscriptions = n;
-	}
+#define TAKE_LIST(flag, list, count) do {				\
+	if (!(dst->present & (flag))) {					\
+		char	**l_ = dst->list;				\
+		size_t	  n_ = dst->count;				\
+									\
+		dst->list = src->list;					\
+		dst->count = src->count;				\
+		src->list = l_;						\
+		src->count = n_;					\
+	}								\
+} while (0)
+	TAKE_LIST(CONTACT_F_LANGUAGES, languages, nlanguages);
+	TAKE_LIST(CONTACT_F_TAGS, tags, ntags);
+	TAKE_LIST(CONTACT_F_SUBSCRIPTIONS, subscriptions, nsubscriptions);
+#undef TAKE_LIST
 	if (!(dst->present & CONTACT_F_COUNTRY))
 		memcpy(dst->country, src->country, sizeof(dst->country));
 	if (!(dst->present & CONTACT_F_CONSENT_AT))
@@ -769,8 +757,8 @@ cmd_list(struct contacts *cs, json_t *req)
 {
 	struct buf	 sql;
 	sqlite3_stmt	*st = NULL;
-	const char	*vals[16], *topic, *s, *dot;
-	char		 pre[4][256];
+	const char	*vals[16], *topic, *s;
+	char		 pre[TOPIC_COVER_MAX][TOPIC_MAX + 1];
 	json_int_t	 after = json_integer_value(json_object_get(req,
 			    "after"));
 	json_int_t	 limit = json_integer_value(json_object_get(req,
@@ -792,12 +780,7 @@ cmd_list(struct contacts *cs, json_t *req)
 			return reply_error("bad_request", "topic: not a topic "
 			    "or a topic prefix");
 		}
-		for (dot = topic; (dot = strchr(dot, '.')) != NULL && np < 3;
-		    dot++, np++)
-			snprintf(pre[np], sizeof(pre[np]), "%.*s",
-			    (int)(dot - topic + 1), topic);
-		if (topic[strlen(topic) - 1] != '.')
-			snprintf(pre[np++], sizeof(pre[0]), "%s", topic);
+		np = topic_covering(topic, pre);
 		buf_adds(&sql, " AND EXISTS (SELECT 1 FROM subscriptions s"
 		    " WHERE s.contact = c.id AND s.prefix IN (");
 		for (i = 0; i < np; i++) {

@@ -1,4 +1,5 @@
 /* topic.c - topic and subscription grammar (see topic.h). */
+#include <stdio.h>
 #include <string.h>
 
 #include "topic.h"
@@ -71,6 +72,21 @@ int
 topic_prefix_valid(const char *s, size_t n)
 {
 	return topic_parts_valid(s, n, 1);
+}
+
+int
+topic_covering(const char *topic, char out[TOPIC_COVER_MAX][TOPIC_MAX + 1])
+{
+	const char	*dot;
+	int		 n = 0;
+
+	for (dot = topic; n < TOPIC_COVER_MAX - 1 &&
+	    (dot = strchr(dot, '.')) != NULL; dot++, n++)
+		snprintf(out[n], TOPIC_MAX + 1, "%.*s", (int)(dot - topic + 1),
+		    topic);
+	if (*topic != '\0' && topic[strlen(topic) - 1] != '.')
+		snprintf(out[n++], TOPIC_MAX + 1, "%s", topic);
+	return n;
 }
 
 int

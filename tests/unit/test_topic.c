@@ -294,6 +294,35 @@ test_each_byte(void **state)
 	}
 }
 
+/* The subscriptions that reach a topic, or a prefix of one. */
+static void
+test_covering(void **state)
+{
+	static const struct {
+		const char	*topic;
+		const char	*want;	/* joined with '|' */
+	} t[] = {
+		{ "embassy.ph.berlin.town-hall", "embassy.|embassy.ph.|"
+		    "embassy.ph.berlin.|embassy.ph.berlin.town-hall" },
+		{ "embassy.ph.", "embassy.|embassy.ph." },
+		{ "embassy.", "embassy." },
+		{ "embassy", "embassy" },
+	};
+	char	out[TOPIC_COVER_MAX][TOPIC_MAX + 1], got[1200];
+	size_t	i, off;
+	int	n, k;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		n = topic_covering(t[i].topic, out);
+		for (k = 0, off = 0; k < n; k++)
+			off += (size_t)snprintf(got + off, sizeof(got) - off,
+			    "%s%s", k ? "|" : "", out[k]);
+		got[off] = '\0';
+		assert_string_equal(got, t[i].want);
+	}
+}
+
 int
 main(void)
 {
@@ -302,6 +331,7 @@ main(void)
 		cmocka_unit_test(test_has_prefix),
 		cmocka_unit_test(test_lengths),
 		cmocka_unit_test(test_each_byte),
+		cmocka_unit_test(test_covering),
 	};
 	struct CMUnitTest	*tests;
 	size_t			 i, n = sizeof(fixed) / sizeof(fixed[0]);
