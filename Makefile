@@ -87,6 +87,9 @@ UNIT_DEPS_render	:= daemon/render.c daemon/template.c daemon/mime.c daemon/event
 UNIT_DEPS_contact	:= daemon/contact.c daemon/event.c
 UNIT_DEPS_csv		:=
 UNIT_DEPS_audience	:= daemon/audience.c daemon/journal.c daemon/contacts.c daemon/contact.c daemon/event.c
+UNIT_DEPS_tls		:= daemon/tls.c
+UNIT_DEPS_smtp		:= daemon/smtp.c daemon/tls.c daemon/loop.c
+UNIT_DEPS_webhook	:= daemon/webhook.c daemon/tls.c daemon/loop.c
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 
 # libFuzzer targets: fuzz/fuzz_NAME.c with the sources in FUZZ_DEPS_NAME.
@@ -96,7 +99,17 @@ FUZZ_DEPS_template	:= daemon/template.c
 FUZZ_DEPS_mime		:= daemon/mime.c
 FUZZ_DEPS_csv		:=
 FUZZ_DEPS_contact	:= daemon/contact.c daemon/event.c
+FUZZ_DEPS_smtp		:= daemon/smtp.c daemon/tls.c daemon/loop.c
+FUZZ_DEPS_webhook	:= daemon/webhook.c daemon/tls.c daemon/loop.c
 FUZZERS := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+
+# Test tools (TLS sinks, drivers of one module): tests/tools/NAME.c with
+# the daemon sources in TOOL_DEPS_NAME, built into $(BUILD)/tools/NAME.
+TOOL_DEPS_smtpsink	:=
+TOOL_DEPS_httpsink	:=
+TOOL_DEPS_smtpsend	:= daemon/smtp.c daemon/tls.c daemon/loop.c
+TOOL_DEPS_hooksend	:= daemon/webhook.c daemon/tls.c daemon/loop.c
+TOOLS := $(patsubst tests/tools/%.c,%,$(wildcard tests/tools/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -129,6 +142,10 @@ $(OUTREACHCTL): $(call obj,$(CLIENT_SRCS)) $(LIB_A)
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $$(call obj,$$(BENCH_DEPS_$$*)) $(LIB_A)
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread
 
+$(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $$(call obj,$$(TOOL_DEPS_$$*)) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $$(call obj,$$(UNIT_DEPS_$$*)) $(LIB_A)
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
@@ -141,8 +158,9 @@ $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $$(FUZZ_DEPS_$$*) $(LIB_SRCS)
 
 UNIT_BINS := $(patsubst %,$(BUILD)/tests/test_%,$(UNIT_TESTS))
 FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZERS))
+TOOL_BINS := $(patsubst %,$(BUILD)/tools/%,$(TOOLS))
 
-check: all $(UNIT_BINS) $(BENCH_BINS)
+check: all $(UNIT_BINS) $(BENCH_BINS) $(TOOL_BINS)
 	@$(if $(shell command -v clang),$(MAKE) --no-print-directory fuzz,true)
 	BUILD=$(BUILD) tests/run-tests
 
@@ -152,7 +170,7 @@ check-unit: $(UNIT_BINS)
 fuzz: $(FUZZ_BINS)
 
 check-asan:
-	$(MAKE) BUILD=build-asan SAN=1 OPT=-O1 all $(patsubst $(BUILD)/%,build-asan/%,$(UNIT_BINS) $(BENCH_BINS))
+	$(MAKE) BUILD=build-asan SAN=1 OPT=-O1 all $(patsubst $(BUILD)/%,build-asan/%,$(UNIT_BINS) $(BENCH_BINS) $(TOOL_BINS))
 	OUTREACH_ASAN=1 BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 tests/run-tests unit integration
 

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tls.h"
+
 enum cfg_security {
 	CFG_SECURITY_CURVE = 0,
 	CFG_SECURITY_NONE,
@@ -40,6 +42,49 @@ struct cfg_post {
 	char	*phone;
 	char	*email;
 	char	*website;
+};
+
+/* smtp.relays: the relays e-mail goes through (DESIGN.md 5). */
+enum cfg_relay_tls {
+	CFG_RELAY_STARTTLS = 0,	/* submission (587): STARTTLS required */
+	CFG_RELAY_TLS,		/* implicit TLS (465, RFC 8314) */
+};
+
+struct cfg_relay {
+	char			*name;		/* slug, unique */
+	char			*host;		/* name or IP literal */
+	int			 port;		/* default 587 / 465 */
+	enum cfg_relay_tls	 tls;
+	char			*helo;		/* EHLO name; NULL: the host's name */
+	char			*credential;	/* absolute path of a file
+						   "user\npassword\n" for AUTH;
+						   NULL: no AUTH */
+	struct cfg_tls		 tls_files;	/* this relay's; each NULL field
+						   falls back to config.tls */
+	int			 max_connections;	/* default 4 */
+	int			 max_messages_per_connection;	/* default 1000 */
+	int			 rate;		/* messages per second; 0: no limit */
+	int			 timeout_ms;	/* per stage; default 60000 */
+};
+
+/* webhooks { }: HTTPS POSTs (DESIGN.md 5). */
+struct cfg_webhooks {
+	char	*secret_file;	/* absolute path: one whsec_ secret per line
+				   (several: several signatures) */
+	int	 allow_loopback;	/* default 0 */
+	int	 allow_private;		/* RFC 1918, ULA, CGNAT; default 0 */
+	int	 max_connections_per_host;	/* default 8 */
+	int	 rate_per_host;		/* requests per second; 0: no limit */
+	int	 timeout_ms;		/* whole request; default 15000 */
+	int	 retry_after_max_s;	/* cap on Retry-After; default 3600 */
+};
+
+/* delivery { }: the scheduler. */
+struct cfg_delivery {
+	int	 batch;		/* deliveries claimed per loop turn */
+	int	 max_in_flight;	/* rendered and handed over, not yet done */
+	int	 lifetime_s[4];	/* per priority: give up after; by
+				   enum priority */
 };
 
 struct config {
@@ -83,6 +128,13 @@ struct config {
 	char			*unsubscribe_url;   /* https prefix; the token is
 						   appended; NULL: none */
 	char			*unsubscribe_mailto; /* address; NULL: none */
+
+	/* tls { }, smtp { relays ( ) }, webhooks { }, delivery { } */
+	struct cfg_tls		 tls;
+	struct cfg_relay	*relays;
+	size_t			 nrelays;
+	struct cfg_webhooks	 webhooks;
+	struct cfg_delivery	 delivery;
 
 	/* posts ( ) */
 	struct cfg_post		*posts;
