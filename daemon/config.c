@@ -3,7 +3,10 @@
  * acl.c shares (config_src_*).  A struct config owns every string and
  * array in it and config_free() releases them; a failed load leaves
  * nothing allocated and the struct zeroed.  Paths in it are absolute. */
+#include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <arpa/inet.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -37,7 +40,22 @@ static const char *const config_default_types[] = { "consular-day",
     "general", NULL };
 
 static const char *const config_root_keys[] = { "daemon", "ingest",
-    "journal", "notices", "posts", NULL };
+    "journal", "notices", "posts", "tls", "smtp", "webhooks", "delivery",
+    NULL };
+static const char *const config_tls_keys[] = { "ca_file", "cert_file",
+    "key_file", NULL };
+static const char *const config_smtp_keys[] = { "relays", NULL };
+static const char *const config_relay_keys[] = { "name", "host", "port",
+    "tls", "helo", "credential", "ca_file", "cert_file", "key_file",
+    "max_connections", "max_messages_per_connection", "rate", "timeout_ms",
+    NULL };
+static const char *const config_webhooks_keys[] = { "secret_file",
+    "allow_loopback", "allow_private", "max_connections_per_host",
+    "rate_per_host", "timeout_ms", "retry_after_max_s", NULL };
+static const char *const config_delivery_keys[] = { "batch",
+    "max_in_flight", "lifetime_s", "retry_first_ms", "retry_max_ms", NULL };
+static const char *const config_priority_keys[] = { "low", "normal",
+    "high", "critical", NULL };
 static const char *const config_notices_keys[] = { "templates_dir", "from",
     "message_id_domain", "unsubscribe_url", "unsubscribe_mailto", NULL };
 static const char *const config_daemon_keys[] = { "state_dir",
@@ -1572,6 +1590,370 @@ config_ingest(struct config_src *src, const config_setting_t *root,
 	return 0;
 }
 
+/*
+ * Delivery: tls { }, smtp { relays ( ) }, webhooks { }, delivery { }.
+ */
+
+/* A boolean member: 1 found (*out set), 0 absent, -1 error. */
+static int
+config_bool(struct config_src *src, const config_setting_t *g,
+    const char *gpath, const char *name, int *out)
+{
+	config_setting_t	*m;
+	char			 p[CONFIG_PATH_MAX];
+
+	if (g == NULL || (m = config_setting_get_member(g, name)) == NULL)
+		return 0;
+	config_src_path(p, sizeof(p), gpath, name, -1);
+	if (config_setting_type(m) != CONFIG_TYPE_BOOL)
+		return config_src_error(src, m, p, "is %s; expected true or "
+		    "false", src_type_name(config_setting_type(m)));
+	*out = config_setting_get_bool(m);
+	return 1;
+}
+
+/* ca_file, cert_file, key_file of g into t (each optional). */
+static int
+config_tls_files(struct config_src *src, const config_setting_t *g,
+    const char *gpath, struct cfg_tls *t)
+{
+	if (config_file(src, g, gpath, "ca_file", 0, "a PEM file of CA "
+	    "certificates", &t->ca_file) == -1 ||
+	    config_file(src, g, gpath, "cert_file", 0, "a PEM certificate "
+	    "chain", &t->cert_file) == -1 ||
+	    config_file(src, g, gpath, "key_file", 0, "a PEM private key",
+	    &t->key_file) == -1)
+		return -1;
+	if (t->key_file != NULL && t->cert_file == NULL)
+		return config_src_error(src, config_setting_get_member(g,
+		    "key_file"), gpath, "key_file without cert_file; expected "
+		    "both, or cert_file alone when it holds the key");
+	return 0;
+}
+
+/*
+ * A secret's file: an absolute path, a path relative to the config file,
+ * or a bare name looked up in $CREDENTIALS_DIRECTORY (systemd's
+ * LoadCredential=).  It must exist and not be readable by others.
+ */
+static int
+config_secret_file(struct config_src *src, const config_setting_t *g,
+    const char *gpath, const char *name, const char *what, char **out)
+{
+	char			 p[CONFIG_PATH_MAX];
+	const config_setting_t	*m;
+	const char		*v, *cd;
+	struct stat		 st;
+	int			 rc;
+
+	if ((rc = config_src_string(src, g, gpath, name, 0, &v)) != 1)
+		return rc;
+	config_src_path(p, sizeof(p), gpath, name, -1);
+	m = config_setting_get_member(g, name);
+	if (strchr(v, '/') == NULL && (cd = getenv("CREDENTIALS_DIRECTORY"))
+	    != NULL && cd[0] == '/') {
+		if (asprintf(out, "%s/%s", cd, v) == -1) {
+			*out = NULL;
+			return config_src_error(src, m, p, "out of memory");
+		}
+	} else if ((*out = config_absdup(src, m, p, v)) == NULL)
+		return -1;
+	if (stat(*out, &st) == -1)
+		return config_src_error(src, m, p, "\"%s\": %s; expected %s "
+		    "(a file, or a name in $CREDENTIALS_DIRECTORY)", *out,
+		    strerror(errno), what);
+	if (!S_ISREG(st.st_mode))
+		return config_src_error(src, m, p, "\"%s\" is not a regular "
+		    "file; expected %s", *out, what);
+	if (st.st_mode & S_IROTH)
+		return config_src_error(src, m, p, "\"%s\" is readable by "
+		    "anyone (mode %04o); expected a secret file (chmod o-rwx)",
+		    *out, (unsigned)(st.st_mode & 07777));
+	return 1;
+}
+
+static int
+config_tls(struct config_src *src, const config_setting_t *root,
+    struct config *cfg)
+{
+	config_setting_t	*g;
+	int			 rc;
+
+	if ((rc = config_src_member(src, root, "", "tls", 0,
+	    CONFIG_TYPE_GROUP, &g)) != 1)
+		return rc;
+	if (config_src_keys(src, g, "tls", config_tls_keys) == -1)
+		return -1;
+	return config_tls_files(src, g, "tls", &cfg->tls);
+}
+
+static int
+config_relay(struct config_src *src, const config_setting_t *g,
+    const char *gp, struct config *cfg, size_t i)
+{
+	struct cfg_relay	*r = &cfg->relays[i];
+	char			 p[CONFIG_PATH_MAX];
+	const config_setting_t	*m;
+	const char		*v;
+	int64_t			 n;
+	size_t			 j;
+	int			 rc;
+
+	if (config_src_keys(src, g, gp, config_relay_keys) == -1)
+		return -1;
+	config_src_path(p, sizeof(p), gp, "name", -1);
+	if (config_src_string(src, g, gp, "name", 1, &v) != 1)
+		return -1;
+	m = config_setting_get_member(g, "name");
+	if (!topic_slug_valid(v, strlen(v)))
+		return config_src_error(src, m, p, "\"%.80s\" is not a slug; "
+		    "expected [a-z0-9][a-z0-9-]{0,62}", v);
+	for (j = 0; j < i; j++)
+		if (strcmp(cfg->relays[j].name, v) == 0)
+			return config_src_error(src, m, p, "\"%s\" is given "
+			    "twice; expected each relay name once", v);
+	if ((r->name = config_dup(src, m, p, v)) == NULL)
+		return -1;
+
+	config_src_path(p, sizeof(p), gp, "host", -1);
+	if (config_src_string(src, g, gp, "host", 1, &v) != 1)
+		return -1;
+	m = config_setting_get_member(g, "host");
+	{
+		unsigned char a[16];
+
+		if (!config_domain_ok(v) && inet_pton(AF_INET, v, a) != 1 &&
+		    inet_pton(AF_INET6, v, a) != 1)
+			return config_src_error(src, m, p, "\"%.80s\" is not a "
+			    "host name or IP address; expected e.g. "
+			    "\"smtp.example.org\" or \"127.0.0.1\"", v);
+	}
+	if ((r->host = config_dup(src, m, p, v)) == NULL)
+		return -1;
+
+	r->tls = CFG_RELAY_STARTTLS;
+	config_src_path(p, sizeof(p), gp, "tls", -1);
+	if ((rc = config_src_string(src, g, gp, "tls", 0, &v)) == -1)
+		return -1;
+	if (rc == 1) {
+		if (strcmp(v, "tls") == 0)
+			r->tls = CFG_RELAY_TLS;
+		else if (strcmp(v, "starttls") != 0)
+			return config_src_error(src, config_setting_get_member(
+			    g, "tls"), p, "\"%.32s\" is not a TLS mode; "
+			    "expected \"starttls\" (port 587) or \"tls\" "
+			    "(implicit TLS, port 465); plaintext is not "
+			    "offered", v);
+	}
+	n = r->tls == CFG_RELAY_TLS ? 465 : 587;
+	if (config_src_int(src, g, gp, "port", 0, 1, 65535, &n) == -1)
+		return -1;
+	r->port = (int)n;
+
+	config_src_path(p, sizeof(p), gp, "helo", -1);
+	if ((rc = config_src_string(src, g, gp, "helo", 0, &v)) == -1)
+		return -1;
+	if (rc == 1) {
+		if (!config_domain_ok(v))
+			return config_src_error(src, config_setting_get_member(
+			    g, "helo"), p, "\"%.80s\" is not a host name; "
+			    "expected this machine's name as the relay knows "
+			    "it", v);
+		if ((r->helo = config_dup(src, g, p, v)) == NULL)
+			return -1;
+	}
+	if (config_secret_file(src, g, gp, "credential", "a file of two "
+	    "lines: user name, password", &r->credential) == -1)
+		return -1;
+	if (config_tls_files(src, g, gp, &r->tls_files) == -1)
+		return -1;
+
+	n = 4;
+	if (config_src_int(src, g, gp, "max_connections", 0, 1, 256, &n) == -1)
+		return -1;
+	r->max_connections = (int)n;
+	n = 1000;
+	if (config_src_int(src, g, gp, "max_messages_per_connection", 0, 1,
+	    1000000, &n) == -1)
+		return -1;
+	r->max_messages_per_connection = (int)n;
+	n = 0;
+	if (config_src_int(src, g, gp, "rate", 0, 0, 1000000, &n) == -1)
+		return -1;
+	r->rate = (int)n;
+	n = 60000;
+	if (config_src_int(src, g, gp, "timeout_ms", 0, 100, 600000, &n) == -1)
+		return -1;
+	r->timeout_ms = (int)n;
+	return 0;
+}
+
+static int
+config_smtp(struct config_src *src, const config_setting_t *root,
+    struct config *cfg)
+{
+	config_setting_t	*g, *l, *e;
+	char			 p[CONFIG_PATH_MAX];
+	size_t			 i, n;
+	int			 rc;
+
+	if ((rc = config_src_member(src, root, "", "smtp", 0,
+	    CONFIG_TYPE_GROUP, &g)) != 1)
+		return rc;
+	if (config_src_keys(src, g, "smtp", config_smtp_keys) == -1)
+		return -1;
+	if (config_src_member(src, g, "smtp", "relays", 1, CONFIG_TYPE_LIST,
+	    &l) != 1)
+		return -1;
+	n = (size_t)config_setting_length(l);
+	if (n == 0)
+		return config_src_error(src, l, "smtp.relays", "is empty; "
+		    "expected at least one relay { name = ...; host = ...; }");
+	if ((cfg->relays = calloc(n, sizeof(*cfg->relays))) == NULL)
+		return config_src_error(src, l, "smtp.relays", "out of memory");
+	cfg->nrelays = n;
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(l, (unsigned)i);
+		config_src_path(p, sizeof(p), "smtp.relays", NULL, (int)i);
+		if (config_setting_type(e) != CONFIG_TYPE_GROUP)
+			return config_src_error(src, e, p, "is %s; expected a "
+			    "group { name = ...; host = ...; }",
+			    src_type_name(config_setting_type(e)));
+		if (config_relay(src, e, p, cfg, i) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+config_webhooks(struct config_src *src, const config_setting_t *root,
+    struct config *cfg)
+{
+	struct cfg_webhooks	*w = &cfg->webhooks;
+	config_setting_t	*g = NULL;
+	int64_t			 n;
+	int			 rc;
+
+	w->max_connections_per_host = 8;
+	w->timeout_ms = 15000;
+	w->retry_after_max_s = 3600;
+	if ((rc = config_src_member(src, root, "", "webhooks", 0,
+	    CONFIG_TYPE_GROUP, &g)) == -1)
+		return -1;
+	if (rc == 0)
+		return 0;
+	if (config_src_keys(src, g, "webhooks", config_webhooks_keys) == -1)
+		return -1;
+	if (config_secret_file(src, g, "webhooks", "secret_file", "a file of "
+	    "whsec_ secrets, one per line", &w->secret_file) == -1)
+		return -1;
+	if (config_bool(src, g, "webhooks", "allow_loopback",
+	    &w->allow_loopback) == -1 ||
+	    config_bool(src, g, "webhooks", "allow_private",
+	    &w->allow_private) == -1)
+		return -1;
+	n = w->max_connections_per_host;
+	if (config_src_int(src, g, "webhooks", "max_connections_per_host", 0,
+	    1, 256, &n) == -1)
+		return -1;
+	w->max_connections_per_host = (int)n;
+	n = 0;
+	if (config_src_int(src, g, "webhooks", "rate_per_host", 0, 0, 1000000,
+	    &n) == -1)
+		return -1;
+	w->rate_per_host = (int)n;
+	n = w->timeout_ms;
+	if (config_src_int(src, g, "webhooks", "timeout_ms", 0, 100, 600000,
+	    &n) == -1)
+		return -1;
+	w->timeout_ms = (int)n;
+	n = w->retry_after_max_s;
+	if (config_src_int(src, g, "webhooks", "retry_after_max_s", 0, 0,
+	    604800, &n) == -1)
+		return -1;
+	w->retry_after_max_s = (int)n;
+	return 0;
+}
+
+/* A group { low = N; normal = N; high = N; critical = N; } into v[4],
+ * each optional (v holds the defaults). */
+static int
+config_per_priority(struct config_src *src, const config_setting_t *g,
+    const char *gpath, const char *name, int64_t min, int64_t max,
+    int v[4])
+{
+	config_setting_t	*m;
+	char			 p[CONFIG_PATH_MAX];
+	int64_t			 n;
+	int			 i, rc;
+
+	if ((rc = config_src_member(src, g, gpath, name, 0, CONFIG_TYPE_GROUP,
+	    &m)) != 1)
+		return rc;
+	config_src_path(p, sizeof(p), gpath, name, -1);
+	if (config_src_keys(src, m, p, config_priority_keys) == -1)
+		return -1;
+	for (i = 0; i < 4; i++) {
+		n = v[i];
+		if (config_src_int(src, m, p, config_priority_keys[i], 0, min,
+		    max, &n) == -1)
+			return -1;
+		v[i] = (int)n;
+	}
+	return 0;
+}
+
+static int
+config_delivery(struct config_src *src, const config_setting_t *root,
+    struct config *cfg)
+{
+	struct cfg_delivery	*d = &cfg->delivery;
+	config_setting_t	*g = NULL;
+	int64_t			 n;
+	int			 i, rc;
+	/* Defaults by priority (low, normal, high, critical): critical
+	 * retries within seconds and gives up last; low waits longest. */
+	static const int lifetime[4] = { 43200, 86400, 86400, 172800 };
+	static const int first[4] = { 120000, 30000, 10000, 2000 };
+	static const int most[4] = { 3600000, 1800000, 600000, 60000 };
+
+	d->batch = 256;
+	d->max_in_flight = 1024;
+	for (i = 0; i < 4; i++) {
+		d->lifetime_s[i] = lifetime[i];
+		d->retry_first_ms[i] = first[i];
+		d->retry_max_ms[i] = most[i];
+	}
+	if ((rc = config_src_member(src, root, "", "delivery", 0,
+	    CONFIG_TYPE_GROUP, &g)) != 1)
+		return rc;
+	if (config_src_keys(src, g, "delivery", config_delivery_keys) == -1)
+		return -1;
+	n = d->batch;
+	if (config_src_int(src, g, "delivery", "batch", 0, 1, 10000, &n) == -1)
+		return -1;
+	d->batch = (int)n;
+	n = d->max_in_flight;
+	if (config_src_int(src, g, "delivery", "max_in_flight", 0, 1, 100000,
+	    &n) == -1)
+		return -1;
+	d->max_in_flight = (int)n;
+	if (config_per_priority(src, g, "delivery", "lifetime_s", 1,
+	    30 * 86400, d->lifetime_s) == -1 ||
+	    config_per_priority(src, g, "delivery", "retry_first_ms", 10,
+	    86400000, d->retry_first_ms) == -1 ||
+	    config_per_priority(src, g, "delivery", "retry_max_ms", 10,
+	    86400000, d->retry_max_ms) == -1)
+		return -1;
+	for (i = 0; i < 4; i++)
+		if (d->retry_max_ms[i] < d->retry_first_ms[i])
+			return config_src_error(src, g, "delivery.retry_max_ms",
+			    "%s: %d is below retry_first_ms (%d); expected at "
+			    "least the first delay", config_priority_keys[i],
+			    d->retry_max_ms[i], d->retry_first_ms[i]);
+	return 0;
+}
+
 static int
 config_load_any(const char *path, const char *text, struct config *cfg,
     char *err, size_t errlen)
@@ -1599,6 +1981,10 @@ config_load_any(const char *path, const char *text, struct config *cfg,
 	    config_daemon(&src, root, cfg) == -1 ||
 	    config_journal(&src, root, cfg) == -1 ||
 	    config_notices(&src, root, cfg) == -1 ||
+	    config_tls(&src, root, cfg) == -1 ||
+	    config_smtp(&src, root, cfg) == -1 ||
+	    config_webhooks(&src, root, cfg) == -1 ||
+	    config_delivery(&src, root, cfg) == -1 ||
 	    config_posts(&src, root, cfg) == -1 ||
 	    config_ingest(&src, root, cfg) == -1)
 		goto out;
@@ -1627,6 +2013,14 @@ config_load_string(const char *text, const char *name, struct config *cfg,
 		return -1;
 	}
 	return config_load_any(name, text, cfg, err, errlen);
+}
+
+static void
+config_tls_free(struct cfg_tls *t)
+{
+	free(t->ca_file);
+	free(t->cert_file);
+	free(t->key_file);
 }
 
 void
@@ -1672,6 +2066,16 @@ config_free(struct config *cfg)
 		free(cfg->posts[i].website);
 	}
 	free(cfg->posts);
+	config_tls_free(&cfg->tls);
+	for (i = 0; cfg->relays != NULL && i < cfg->nrelays; i++) {
+		free(cfg->relays[i].name);
+		free(cfg->relays[i].host);
+		free(cfg->relays[i].helo);
+		free(cfg->relays[i].credential);
+		config_tls_free(&cfg->relays[i].tls_files);
+	}
+	free(cfg->relays);
+	free(cfg->webhooks.secret_file);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -83,8 +83,10 @@ struct cfg_webhooks {
 struct cfg_delivery {
 	int	 batch;		/* deliveries claimed per loop turn */
 	int	 max_in_flight;	/* rendered and handed over, not yet done */
-	int	 lifetime_s[4];	/* per priority: give up after; by
-				   enum priority */
+	int	 lifetime_s[4];	/* per priority (enum priority): give up
+				   this long after the event arrived */
+	int	 retry_first_ms[4];	/* first backoff, doubled each time */
+	int	 retry_max_ms[4];	/* ... up to this */
 };
 
 struct config {

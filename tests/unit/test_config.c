@@ -107,7 +107,69 @@ static const struct row cfg_rows[] = {
 	/* Unknown keys at every level. */
 	{ "unknown top", D I P "colour = \"red\";\n",
 	    "cfg.conf:4: colour: unknown key; expected one of daemon, ingest, "
-	    "journal, notices or posts" },
+	    "journal, notices, posts, tls, smtp, webhooks or delivery" },
+
+	/* Delivery: tls, smtp, webhooks, delivery. */
+	{ "relay minimal", D I P "smtp: { relays = ( { name = \"r1\"; "
+	    "host = \"127.0.0.1\"; } ); };\n", NULL },
+	{ "relay full", D I P "smtp: { relays = ( { name = \"r1\"; "
+	    "host = \"smtp.example.org\"; port = 465; tls = \"tls\"; "
+	    "helo = \"outreach.example.org\"; ca_file = \"publishers.conf\"; "
+	    "max_connections = 8; max_messages_per_connection = 100; "
+	    "rate = 50; timeout_ms = 5000; } ); };\n", NULL },
+	{ "relay plaintext", D I P "smtp: { relays = ( { name = \"r1\"; "
+	    "host = \"127.0.0.1\"; tls = \"none\"; } ); };\n",
+	    "cfg.conf:4: smtp.relays[0].tls: \"none\" is not a TLS mode; "
+	    "expected \"starttls\" (port 587) or \"tls\"" },
+	{ "relay bad host", D I P "smtp: { relays = ( { name = \"r1\"; "
+	    "host = \"smtp example\"; } ); };\n",
+	    "cfg.conf:4: smtp.relays[0].host: \"smtp example\" is not a host "
+	    "name or IP address" },
+	{ "relay twice", D I P "smtp: { relays = ( { name = \"r1\"; "
+	    "host = \"a.example\"; }, { name = \"r1\"; host = "
+	    "\"b.example\"; } ); };\n",
+	    "cfg.conf:4: smtp.relays[1].name: \"r1\" is given twice" },
+	{ "relay no list", D I P "smtp: { };\n",
+	    "cfg.conf:4: smtp.relays: missing" },
+	{ "relay empty", D I P "smtp: { relays = ( ); };\n",
+	    "cfg.conf:4: smtp.relays: is empty" },
+	{ "relay unknown key", D I P "smtp: { relays = ( { name = \"r1\"; "
+	    "host = \"a.example\"; password = \"x\"; } ); };\n",
+	    "cfg.conf:4: smtp.relays[0].password: unknown key" },
+	{ "relay credential world-readable", D I P "smtp: { relays = ( { "
+	    "name = \"r1\"; host = \"a.example\"; credential = "
+	    "\"publishers.conf\"; } ); };\n", "is readable by anyone" },
+	{ "relay credential missing", D I P "smtp: { relays = ( { "
+	    "name = \"r1\"; host = \"a.example\"; credential = "
+	    "\"nothere\"; } ); };\n",
+	    "smtp.relays[0].credential: \"" },
+	{ "relay port range", D I P "smtp: { relays = ( { name = \"r1\"; "
+	    "host = \"a.example\"; port = 70000; } ); };\n",
+	    "cfg.conf:4: smtp.relays[0].port: 70000 is out of range" },
+	{ "tls files", D I P "tls: { ca_file = \"publishers.conf\"; };\n",
+	    NULL },
+	{ "tls missing ca", D I P "tls: { ca_file = \"nothere.pem\"; };\n",
+	    "cfg.conf:4: tls.ca_file: \"" },
+	{ "tls key alone", D I P "tls: { key_file = \"publishers.conf\"; "
+	    "};\n", "key_file without cert_file" },
+	{ "webhooks flags", D I P "webhooks: { allow_loopback = true; "
+	    "allow_private = false; max_connections_per_host = 4; "
+	    "rate_per_host = 100; timeout_ms = 2000; retry_after_max_s = 60; "
+	    "};\n", NULL },
+	{ "webhooks bool type", D I P "webhooks: { allow_loopback = 1; };\n",
+	    "cfg.conf:4: webhooks.allow_loopback: is an integer; expected true "
+	    "or false" },
+	{ "webhooks secret world-readable", D I P "webhooks: { secret_file "
+	    "= \"publishers.conf\"; };\n", "is readable by anyone" },
+	{ "delivery", D I P "delivery: { batch = 100; max_in_flight = 500; "
+	    "lifetime_s = { critical = 3600; }; retry_first_ms = { normal = "
+	    "100; }; retry_max_ms = { normal = 1000; }; };\n", NULL },
+	{ "delivery bad priority", D I P "delivery: { lifetime_s = { urgent = "
+	    "1; }; };\n", "cfg.conf:4: delivery.lifetime_s.urgent: unknown "
+	    "key" },
+	{ "delivery max below first", D I P "delivery: { retry_first_ms = { "
+	    "low = 5000; }; retry_max_ms = { low = 100; }; };\n",
+	    "delivery.retry_max_ms: low: 100 is below retry_first_ms (5000)" },
 	{ "unknown notices", D I P "notices: { colour = 1; };\n",
 	    "cfg.conf:4: notices.colour: unknown key" },
 	{ "notices from", D I P "notices: { from = \"no-at-sign\"; };\n",
