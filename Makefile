@@ -71,7 +71,8 @@ CLIENT_SRCS := \
 	client/ctl.c		\
 	client/publish.c	\
 	client/keygen.c		\
-	client/contacts.c
+	client/contacts.c	\
+	client/deliveries.c
 
 # Unit tests: tests/unit/test_NAME.c links the library and the daemon
 # sources listed in UNIT_DEPS_NAME.

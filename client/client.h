@@ -27,5 +27,10 @@ json_t	*ctl_call(const struct client_opts *, json_t *req, int *fd,
 int	cmd_publish(const struct client_opts *, int argc, char **argv);
 int	cmd_keygen(const struct client_opts *, int argc, char **argv);
 int	cmd_contacts(const struct client_opts *, int argc, char **argv);
+int	cmd_deliveries(const struct client_opts *, int argc, char **argv);
+int	cmd_retry(const struct client_opts *, int argc, char **argv);
+int	cmd_cancel(const struct client_opts *, int argc, char **argv);
+int	cmd_pause(const struct client_opts *, int argc, char **argv);
+int	cmd_resume(const struct client_opts *, int argc, char **argv);
 
 #endif

@@ -29,6 +29,11 @@ usage(FILE *f)
 	    "  status     the daemon's state and counters\n"
 	    "  event      an event, its audience and deliveries (--watch)\n"
 	    "  contacts   the contacts directory (import, export, list, ...)\n"
+	    "  deliveries list deliveries by state or event\n"
+	    "  retry      send an event's failed deliveries (or one) again\n"
+	    "  cancel     cancel an event's deliveries not yet sent\n"
+	    "  pause      stop all sending (intake continues)\n"
+	    "  resume     start sending again\n"
 	    "  preview    render the notice a contact would get, send nothing\n"
 	    "  backup     write an online, consistent copy of the journal\n"
 	    "  reload     reload configuration and allow-list (as SIGHUP)\n"
@@ -71,6 +76,58 @@ static long long
 jint(json_t *o, const char *k)
 {
 	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+/* Queue sizes per state and channel, senders, rates. */
+static void
+status_delivery(json_t *dv)
+{
+	static const char *const states[] = { "pending", "sending",
+	    "deferred", "sent", "failed", "expired", "cancelled", "skipped" };
+	json_t		*st, *per, *v, *rates;
+	size_t		 i;
+	long long	 smtp, hook;
+
+	if (dv == NULL)
+		return;
+	printf("delivery    %s, in flight %lld\n", json_is_true(
+	    json_object_get(dv, "paused")) ? "PAUSED (outreachctl resume)" :
+	    "sending", jint(dv, "in_flight"));
+	st = json_object_get(dv, "states");
+	printf("            %-10s %10s %10s\n", "state", "smtp", "webhook");
+	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+		per = json_object_get(st, states[i]);
+		smtp = jint(per, "smtp");
+		hook = jint(per, "webhook");
+		printf("            %-10s %10lld %10lld\n", states[i], smtp,
+		    hook);
+	}
+	rates = json_object_get(dv, "rates");
+	printf("rates       smtp %.1f/s, webhook %.1f/s (last 10 s); "
+	    "%.1f/s, %.1f/s (last 60 s)\n",
+	    json_real_value(json_object_get(json_object_get(rates, "smtp"),
+	    "per_s_10s")),
+	    json_real_value(json_object_get(json_object_get(rates, "webhook"),
+	    "per_s_10s")),
+	    json_real_value(json_object_get(json_object_get(rates, "smtp"),
+	    "per_s_60s")),
+	    json_real_value(json_object_get(json_object_get(rates, "webhook"),
+	    "per_s_60s")));
+	json_array_foreach(json_object_get(dv, "relays"), i, v)
+		printf("relay       %s: %lld connections%s, queued %lld, in "
+		    "flight %lld, sent %lld, temp %lld, perm %lld, connect "
+		    "failures %lld\n",
+		    json_string_value(json_object_get(v, "name")),
+		    jint(v, "connections"), json_is_true(json_object_get(v,
+		    "pipelining")) ? " (pipelining)" : "", jint(v, "queued"),
+		    jint(v, "in_flight"), jint(v, "sent"), jint(v, "tempfail"),
+		    jint(v, "permfail"), jint(v, "connect_failures"));
+	json_array_foreach(json_object_get(dv, "webhook_hosts"), i, v)
+		printf("host        %s: queued %lld, running %lld, sent %lld, "
+		    "retry %lld, failed %lld, gone %lld\n",
+		    json_string_value(json_object_get(v, "host")),
+		    jint(v, "queued"), jint(v, "running"), jint(v, "sent"),
+		    jint(v, "retry"), jint(v, "failed"), jint(v, "gone"));
 }
 
 static int
@@ -152,6 +209,7 @@ cmd_status(const struct client_opts *o, int argc, char **argv)
 			    json_string_value(json_object_get(v, "post")),
 			    jint(v, "last_seq"), jint(v, "gaps"));
 	}
+	status_delivery(json_object_get(r, "delivery"));
 	json_decref(r);
 	return 0;
 }
@@ -515,6 +573,11 @@ static const struct {
 	{ "status", cmd_status },
 	{ "event", cmd_event },
 	{ "contacts", cmd_contacts },
+	{ "deliveries", cmd_deliveries },
+	{ "retry", cmd_retry },
+	{ "cancel", cmd_cancel },
+	{ "pause", cmd_pause },
+	{ "resume", cmd_resume },
 	{ "preview", cmd_preview },
 	{ "backup", cmd_backup },
 	{ "reload", cmd_reload },

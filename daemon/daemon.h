@@ -15,6 +15,7 @@ struct contacts;
 struct render_sets;
 struct control;
 struct deferred_reply;
+struct deliver;
 struct control_peer;
 struct ingest;
 struct journal;
@@ -28,6 +29,7 @@ struct daemon {
 	struct journal		*jr;
 	struct ingest		*ing;
 	struct audience		*aud;
+	struct deliver		*dv;
 	struct control		*ctl;
 	struct loop		*loop;
 	void			*zctx;
@@ -42,6 +44,8 @@ struct daemon {
 	int64_t			 next_checkpoint;
 	int64_t			 next_watchdog;
 	int64_t			 next_purge;
+	int64_t			 stop_deadline;	/* SIGTERM: in-flight deliveries
+						   may finish until then */
 	int			 stopping;
 	struct contacts		*contacts;
 	struct render_sets	*sets;		/* templates; swapped on reload */
