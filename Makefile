@@ -118,10 +118,11 @@ LIB_A		:= $(BUILD)/liboutreach.a
 OUTREACHD	:= $(BUILD)/outreachd
 OUTREACHCTL	:= $(BUILD)/outreachctl
 BENCH_BINS	:= $(BUILD)/bench/ackload $(BUILD)/bench/fsynclat \
-		   $(BUILD)/bench/render
+		   $(BUILD)/bench/render $(BUILD)/bench/smtpload
 # Benchmarks that drive daemon modules directly link them.
 BENCH_DEPS_render := daemon/render.c daemon/template.c daemon/mime.c \
 		   daemon/event.c daemon/notice.c daemon/contact.c
+BENCH_DEPS_smtpload :=
 
 .PHONY: all check check-asan check-unit fuzz bench install clean
 all: $(OUTREACHD) $(OUTREACHCTL)

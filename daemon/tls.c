@@ -149,8 +149,9 @@ tls_verify_reason(long v)
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
 		return "unknown certificate authority";
-	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
 	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+		return "unknown certificate authority (self-signed chain)";
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
 		return "self-signed certificate not trusted";
 	case X509_V_ERR_CERT_REVOKED:
 		return "certificate revoked";
