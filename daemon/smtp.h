@@ -40,13 +40,21 @@ struct smtp_done {
 	const char		*text;
 };
 
+/* Called once per message, from the loop (never from inside
+ * smtp_relay_submit).  It may call smtp_relay_submit, _room, _room_at,
+ * _stats, _unqueue and _drain, but not smtp_relay_free.  The caller
+ * ignores SIGPIPE (OpenSSL writes to the socket with write(2)). */
 typedef void	(*smtp_done_cb)(void *arg, const struct smtp_done *);
 
 /* A relay and its (initially empty) pool.  tls is the global policy,
  * overridden field by field by relay->tls_files.  The credential file, if
  * any, is read now.  Returns the relay, or NULL with one sentence in err.
  * The relay keeps pointers into r and tls: they must outlive it (a reload
- * makes a new relay and frees the old one after smtp_relay_drained). */
+ * makes a new relay and frees the old one once smtp_relay_idle).
+ * r->host is resolved here with getaddrinfo, which blocks (acceptable at
+ * start and reload), and again before the next connection after a connect
+ * failure; a name that does not resolve yet is not an error: messages are
+ * TEMPFAIL and the relay backs off. */
 struct smtp_relay *smtp_relay_new(struct loop *, const struct cfg_relay *r,
 	    const struct cfg_tls *tls, smtp_done_cb, void *arg, char *err,
 	    size_t errlen);
@@ -66,6 +74,11 @@ int	smtp_relay_submit(struct smtp_relay *, const char *from,
  * times a small window, minus what waits; 0 while the rate limit or the
  * reconnect backoff holds it. */
 size_t	smtp_relay_room(const struct smtp_relay *);
+/* When smtp_relay_room() may grow without a report: the monotonic time
+ * (loop_now_ms) at which the reconnect backoff or the rate limit lifts, or
+ * -1 (there is room now, or only a report will make some).  For a
+ * scheduler's due() callback. */
+int64_t	smtp_relay_room_at(const struct smtp_relay *);
 /* Report every message not yet written to a connection SMTP_NOT_SENT
  * (pause, shutdown).  Messages already written finish. */
 void	smtp_relay_unqueue(struct smtp_relay *);
@@ -89,7 +102,9 @@ void	smtp_relay_stats(const struct smtp_relay *, struct smtp_relay_stats *);
 
 /* Append data to out dot-stuffed (a '.' at the start of a line doubled),
  * followed by the end of data: CRLF (unless data already ends in one)
- * ".\r\n".  0, or -1 when out is full. */
+ * ".\r\n".  A bare CR or LF is written as CRLF, so no "<LF>.<LF>" or
+ * "<CR>.<CR>" can reach a relay that reads it as the end of data (SMTP
+ * smuggling).  0, or -1 when out is full. */
 int	smtp_dotstuff(struct buf *out, const char *data, size_t len);
 /* Copy a reply text into out with addresses redacted: anything between
  * '<' and '>' becomes "<redacted>", any other whitespace-separated word
@@ -105,5 +120,21 @@ void	smtp_redact(const char *text, size_t len, char *out, size_t outlen);
  * lines, a code outside 200..599, a line over 2048 bytes).
  */
 int	smtp_reply_parse(const char *in, size_t len, int *code, int *enh);
+
+/* What an EHLO reply offers (keywords case-insensitive; the first line,
+ * the server's name, is skipped). */
+struct smtp_caps {
+	int		 pipelining;	/* RFC 2920 */
+	int		 starttls;	/* RFC 3207 */
+	int		 enhanced;	/* ENHANCEDSTATUSCODES, RFC 2034 */
+	int		 eightbit;	/* 8BITMIME, RFC 6152 */
+	int		 smtputf8;	/* RFC 6531 */
+	int		 auth_plain;	/* AUTH (or old AUTH=) lists PLAIN */
+	int		 auth_login;	/* ... LOGIN */
+	uint64_t	 size;		/* SIZE n; 0: none or no limit */
+};
+/* Parse a whole EHLO reply (as smtp_reply_parse accepted it) into caps
+ * (zeroed first). */
+void	smtp_ehlo_parse(const char *reply, size_t len, struct smtp_caps *caps);
 
 #endif
