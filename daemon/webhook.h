@@ -42,6 +42,19 @@ struct webhook_done {
 
 typedef void	(*webhook_done_cb)(void *arg, const struct webhook_done *);
 
+/* Limits: jobs held at once (queued + running: webhook_room) and the
+ * bytes of their bodies, a webhook-id's length (printable ASCII, no
+ * space), a body, a URL, secrets in the file and their decoded length in
+ * bytes. */
+#define WEBHOOK_MAX_JOBS	512
+#define WEBHOOK_MAX_BYTES	(32 * 1024 * 1024)
+#define WEBHOOK_ID_MAX		256
+#define WEBHOOK_BODY_MAX	(1024 * 1024)
+#define WEBHOOK_URL_MAX		4096
+#define WEBHOOK_SECRETS_MAX	8
+#define WEBHOOK_KEY_MIN		16
+#define WEBHOOK_KEY_MAX		128
+
 /* The sender: reads the secrets file (one "whsec_BASE64" per line; blank
  * lines and lines starting with '#' skipped; at least one) now.  w and tls
  * must outlive it.  NULL with one sentence in err (never a secret). */
@@ -49,18 +62,24 @@ struct webhook	*webhook_new(struct loop *, const struct cfg_webhooks *w,
 		    const struct cfg_tls *tls, webhook_done_cb, void *arg,
 		    char *err, size_t errlen);
 /* Abort every transfer; every job not yet reported is reported
- * WEBHOOK_NOT_SENT.  NULL is a no-op. */
+ * WEBHOOK_NOT_SENT (webhook_submit refuses meanwhile), and leave the loop
+ * (which may go on turning).  Not from inside the done callback.  NULL is
+ * a no-op. */
 void		 webhook_free(struct webhook *);
 
 /* Hand over one POST: url (https), the webhook-id (constant across
- * attempts), the JSON body (copied) and a cookie.  Signed when it starts.
- * Returns 0, or -1 when there is no room (webhook_room() is 0), the URL is
- * not https or is malformed (reported by return only, nothing queued). */
+ * attempts), the JSON body (copied) and a cookie.  Signed when it starts,
+ * which happens from the loop, never inside this call (so no report
+ * either).  Returns 0, or -1 when there is no room (webhook_room() is 0),
+ * the URL is not https or is malformed, the id or body is outside the
+ * limits above (reported by return only, nothing queued). */
 int		 webhook_submit(struct webhook *, const char *url,
 		    const char *webhook_id, const char *body, size_t len,
 		    uint64_t cookie);
 /* How many more jobs it takes now (bounds memory: jobs waiting for a
- * host's connection or rate limit count). */
+ * host's connection or rate limit count); 0 also while the bodies held
+ * leave less than WEBHOOK_BODY_MAX of WEBHOOK_MAX_BYTES, so that with room
+ * a well-formed job is never refused. */
 size_t		 webhook_room(const struct webhook *);
 /* Report every job not yet started WEBHOOK_NOT_SENT (pause, shutdown). */
 void		 webhook_unqueue(struct webhook *);
@@ -73,7 +92,9 @@ struct webhook_host_stats {
 	size_t		 running;
 	uint64_t	 sent, retry, failed, gone;
 };
-/* Per host, up to max entries into out; returns the number of hosts. */
+/* Per host ("name", or "name:port" off 443), up to max entries into out
+ * (host borrowed until the next call into the sender; hosts quiet for a
+ * minute are forgotten); returns the number of hosts. */
 size_t		 webhook_stats(const struct webhook *,
 		    struct webhook_host_stats *out, size_t max);
 
