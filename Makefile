@@ -46,7 +46,7 @@ LIB_SRCS := \
 
 # The daemon: intake (config, acl, ingest, event) into the journal, the
 # loop and its control socket, systemd notification; notices (template,
-# mime).
+# mime, render, notice); delivery (tls, smtp, webhook, deliver).
 DAEMON_SRCS := \
 	daemon/config.c		\
 	daemon/acl.c		\
@@ -63,7 +63,11 @@ DAEMON_SRCS := \
 	daemon/mime.c		\
 	daemon/render.c		\
 	daemon/notice.c		\
-	daemon/loop.c
+	daemon/loop.c		\
+	daemon/tls.c		\
+	daemon/smtp.c		\
+	daemon/webhook.c	\
+	daemon/deliver.c
 DAEMON_MAIN := daemon/main.c
 
 CLIENT_SRCS := \

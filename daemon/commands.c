@@ -18,6 +18,7 @@
 #include "render.h"
 #include "topic.h"
 #include "daemon.h"
+#include "deliver.h"
 #include "ingest.h"
 #include "journal.h"
 #include "log.h"
@@ -57,6 +58,7 @@ cmd_status(struct daemon *d)
 	}
 	json_object_set_new(r, "journal", j);
 	json_object_set_new(r, "ingest", ingest_status(d->ing));
+	json_object_set_new(r, "delivery", deliver_status(d->dv));
 	json_object_set_new(r, "publishers", json_integer((json_int_t)d->acl->n));
 	json_object_set_new(r, "posts", json_integer((json_int_t)d->cfg->nposts));
 	return r;
@@ -407,6 +409,9 @@ commands_handle(void *arg, const struct control_peer *peer, json_t *req)
 		return wrote ? defer_reply(d, peer, reply) : reply;
 	}
 
+	if ((reply = deliver_command(d->dv, cmd, req, peer->uid, &wrote)) !=
+	    NULL)
+		return wrote ? defer_reply(d, peer, reply) : reply;
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(d);
 	if (strcmp(cmd, "event") == 0)

@@ -855,18 +855,6 @@ dv_dispatch(struct deliver *dv, sqlite3_stmt *st, int channel, int priority,
 		    "the event expired before it was sent");
 		return 0;
 	}
-	if (channel == DV_SMTP && dv->nrelays == 0) {
-		dv_set(dv, event, crow, channel, "deferred", attempts,
-		    now + dv_backoff(dv, priority, attempts + 1),
-		    "no SMTP relay is configured (smtp.relays)");
-		return 0;
-	}
-	if (channel == DV_WEBHOOK && dv->hook == NULL) {
-		dv_set(dv, event, crow, channel, "deferred", attempts,
-		    now + dv_backoff(dv, priority, attempts + 1),
-		    "webhooks are not configured (webhooks.secret_file)");
-		return 0;
-	}
 	if ((e = dv_event_get(dv, event, err, sizeof(err))) == NULL) {
 		dv_set(dv, event, crow, channel, "failed", attempts, now, err);
 		return 0;
@@ -973,14 +961,12 @@ dv_room(struct deliver *dv, int channel)
 {
 	size_t	room = 0, i, cap;
 
+	/* Without a sender for a channel its deliveries stay pending. */
 	if (channel == DV_SMTP) {
 		for (i = 0; i < dv->nrelays; i++)
 			room += smtp_relay_room(dv->relays[i]->r);
-		if (dv->nrelays == 0)
-			room = (size_t)dv->d->cfg->delivery.batch;
-	} else
-		room = dv->hook != NULL ? webhook_room(dv->hook->w) :
-		    (size_t)dv->d->cfg->delivery.batch;
+	} else if (dv->hook != NULL)
+		room = webhook_room(dv->hook->w);
 	cap = (size_t)dv->d->cfg->delivery.max_in_flight;
 	if (cap > dv->cap)
 		cap = dv->cap;
@@ -1024,6 +1010,7 @@ dv_claim(struct deliver *dv, int channel, int64_t start_mono)
 					break;
 				}
 				if (dv_room(dv, channel) == 0 ||
+				    n >= dv->d->cfg->delivery.batch ||
 				    loop_now_ms() - start_mono >
 				    DV_RUN_BUDGET_MS) {
 					dv->more[channel] = 1;
@@ -1103,6 +1090,17 @@ dv_due(void *arg)
 		return due;
 	if (dv->kicked)
 		return now;
+	/* A relay out of room only for its backoff or rate limit says when
+	 * it will have some again. */
+	if (dv->more[DV_SMTP]) {
+		size_t i;
+
+		for (i = 0; i < dv->nrelays; i++) {
+			w = smtp_relay_room_at(dv->relays[i]->r);
+			if (w >= 0 && w < due)
+				due = w > now ? w : now;
+		}
+	}
 	if (dv->wake_wall != 0) {
 		w = now + (dv->wake_wall - loop_wall_ms());
 		if (w < due)
@@ -1123,7 +1121,8 @@ dv_run(void *arg)
 	if (dv->stopping || dv->paused)
 		return;
 	if (!dv->kicked && (dv->wake_wall == 0 || loop_wall_ms() <
-	    dv->wake_wall))
+	    dv->wake_wall) && !(dv->more[DV_SMTP] && dv_room(dv, DV_SMTP) >
+	    0))
 		return;
 	dv->kicked = 0;
 	dv->wake_wall = 0;
@@ -1217,10 +1216,10 @@ deliver_new(struct daemon *d, char *err, size_t errlen)
 		goto fail;
 	if (dv->nrelays == 0)
 		log_warnx("deliver: no smtp.relays configured: e-mail "
-		    "deliveries wait");
+		    "deliveries stay pending");
 	if (dv->hook == NULL)
 		log_warnx("deliver: no webhooks.secret_file configured: "
-		    "webhook deliveries wait");
+		    "webhook deliveries stay pending");
 	dv->kicked = 1;
 	dv->next_sweep = loop_now_ms();
 	dv->rate_sec = loop_now_ms() / 1000;

@@ -22,6 +22,8 @@
 #include "contacts.h"
 #include "control.h"
 #include "daemon.h"
+#include "deliver.h"
+#include "tls.h"
 #include "ingest.h"
 #include "journal.h"
 #include "keyfile.h"
@@ -200,6 +202,10 @@ daemon_reload(struct daemon *d, char *err, size_t errlen)
 		goto fail;
 	}
 	warn_restart_needed(d->cfg, cfg);
+	/* The senders copy what they keep of the config: new ones start
+	 * from the new config, the old ones finish what they started. */
+	if (deliver_reload(d->dv, cfg, err, errlen) == -1)
+		log_warnx("reload: delivery senders kept: %s", err);
 	acl_carry(acl, d->acl);
 	ingest_reconfigure(d->ing, cfg, acl);
 	if (journal_set_max_bytes(d->jr, cfg->journal_max_bytes) == -1)
@@ -240,8 +246,16 @@ signal_cb(void *arg, short revents)
 			if (!d->stopping)
 				log_notice("outreachd: signal %s, stopping",
 				    si.ssi_signo == SIGTERM ? "TERM" : "INT");
-			d->stopping = 1;
-			loop_stop(d->loop);
+			if (!d->stopping) {
+				/* Intake stops now; deliveries in flight
+				 * may finish until the deadline. */
+				d->stopping = 1;
+				d->stop_deadline = loop_now_ms() +
+				    d->cfg->shutdown_timeout_ms;
+				ingest_stop(d->ing);
+				deliver_shutdown(d->dv);
+			} else
+				d->stop_deadline = 0;	/* twice: now */
 			break;
 		case SIGHUP:
 			log_notice("outreachd: signal HUP, reloading");
@@ -360,8 +374,30 @@ fanout_run(void *arg)
 		return;
 	do {
 		n = audience_fanout_step(d->aud, wall, FANOUT_SLICE);
+		if (n > 0)
+			deliver_kick(d->dv);
 	} while (n >= 0 && audience_pending(d->aud) &&
 	    loop_now_ms() - start < FANOUT_BUDGET_MS);
+}
+
+/* After SIGTERM: stop once no delivery is in flight, or at the deadline. */
+static int64_t
+stop_due(void *arg)
+{
+	struct daemon	*d = arg;
+
+	if (!d->stopping)
+		return -1;
+	return deliver_quiet(d->dv) ? loop_now_ms() : d->stop_deadline;
+}
+
+static void
+stop_run(void *arg)
+{
+	struct daemon	*d = arg;
+
+	if (deliver_quiet(d->dv) || loop_now_ms() >= d->stop_deadline)
+		loop_stop(d->loop);
 }
 
 static char *
@@ -455,11 +491,36 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	if (check) {
+		if (tls_check(&d.cfg->tls, err, sizeof(err)) == -1) {
+			log_warnx("tls: %s", err);
+			render_free(d.sets);
+			free_all(d.cfg, d.acl);
+			return 1;
+		}
+		for (i = 0; i < d.cfg->nrelays; i++) {
+			struct cfg_tls t = d.cfg->relays[i].tls_files;
+
+			if (t.ca_file == NULL)
+				t.ca_file = d.cfg->tls.ca_file;
+			if (t.cert_file == NULL) {
+				t.cert_file = d.cfg->tls.cert_file;
+				t.key_file = d.cfg->tls.key_file;
+			}
+			if (tls_check(&t, err, sizeof(err)) == -1) {
+				log_warnx("smtp.relays %s: %s",
+				    d.cfg->relays[i].name, err);
+				render_free(d.sets);
+				free_all(d.cfg, d.acl);
+				return 1;
+			}
+		}
 		printf("outreachd: %s: configuration ok (%zu endpoints, %zu "
 		    "feeds, %zu posts, %zu publishers, %zu template sets in "
-		    "%zu languages)\n", d.config_path, d.cfg->nendpoints,
-		    d.cfg->nfeeds, d.cfg->nposts, d.acl->n,
-		    render_set_count(d.sets), render_lang_count(d.sets));
+		    "%zu languages, %zu relays, webhooks %s)\n", d.config_path,
+		    d.cfg->nendpoints, d.cfg->nfeeds, d.cfg->nposts, d.acl->n,
+		    render_set_count(d.sets), render_lang_count(d.sets),
+		    d.cfg->nrelays, d.cfg->webhooks.secret_file ? "on" :
+		    "off");
 		render_free(d.sets);
 		free_all(d.cfg, d.acl);
 		return 0;
@@ -519,6 +580,9 @@ main(int argc, char *argv[])
 	loop_add_timer(d.loop, commands_due, commands_run, &d);
 	loop_add_timer(d.loop, fanout_due, fanout_run, &d);
 	loop_add_timer(d.loop, purge_due, purge_run, &d);
+	if ((d.dv = deliver_new(&d, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	loop_add_timer(d.loop, stop_due, stop_run, &d);
 	d.started_ms = loop_wall_ms();
 	d.started_mono = loop_now_ms();
 	d.next_checkpoint = d.started_mono + d.cfg->checkpoint_interval_ms;
@@ -533,6 +597,12 @@ main(int argc, char *argv[])
 	/* Stop intake, answer what was taken, commit, leave. */
 	notify_stopping();
 	ingest_stop(d.ing);
+	/* What is still in flight goes back to pending, committed. */
+	if (!deliver_quiet(d.dv))
+		log_warnx("outreachd: shutdown timeout: deliveries in flight "
+		    "are pending again");
+	deliver_free(d.dv);
+	d.dv = NULL;
 	before_sleep(&d);
 	if (d.backup_active) {
 		journal_backup_abort(d.jr);

@@ -1210,7 +1210,13 @@ conn_handshake(struct smtp_conn *c)
 		conn_set_events(c);
 		return;
 	}
-	tls_describe_failure(c->ssl, r->name, why, sizeof(why));
+	{
+		/* Name the relay and the host the certificate was for. */
+		char who[300];
+
+		snprintf(who, sizeof(who), "%s (%s)", r->name, r->cfg->host);
+		tls_describe_failure(c->ssl, who, why, sizeof(why));
+	}
 	conn_fail(c, why);
 }
 

@@ -116,7 +116,7 @@ class Daemon:
 
     def __init__(self, name="t", publishers=None, extra_ingest="",
                  extra_journal="", endpoints=None, feeds="", env=None,
-                 log_level="info"):
+                 log_level="info", extra_config="", extra_daemon=""):
         self.dir = tempfile.mkdtemp(prefix="outreach-%s-" % name)
         self.port = free_port()
         self.endpoint = "tcp://127.0.0.1:%d" % self.port
@@ -129,6 +129,8 @@ class Daemon:
         self.control = os.path.join(self.dir, "run", "control.sock")
         self.extra_ingest = extra_ingest
         self.extra_journal = extra_journal
+        self.extra_config = extra_config
+        self.extra_daemon = extra_daemon
         self.endpoints = endpoints
         self.feeds = feeds
         self.log_level = log_level
@@ -172,6 +174,7 @@ class Daemon:
   runtime_dir = "%(dir)s/run";
   log_level = "%(log)s";
   shutdown_timeout_ms = 5000;
+  %(extrad)s
 };
 ingest: {
   curve_secret_file = "%(dir)s/server.key";
@@ -190,7 +193,8 @@ notices: {
   unsubscribe_url = "https://outreach.example.org/unsubscribe?token=";
   unsubscribe_mailto = "unsubscribe@outreach.example.org";
 };
-%(posts)s""" % {"dir": self.dir, "eps": ", ".join(eps), "feeds": feeds,
+%(posts)s
+%(extrac)s""" % {"extrac": self.extra_config, "extrad": self.extra_daemon,"dir": self.dir, "eps": ", ".join(eps), "feeds": feeds,
                  "extra": self.extra_ingest, "extraj": self.extra_journal,
                  "posts": self.POSTS, "log": self.log_level,
                  "templates": self.templates}

@@ -1549,8 +1549,15 @@ msg_store(struct conn *c, unsigned long n)
 		buf_adds(&j, "null");
 	buf_adds(&j, ",\"params\":");
 	json_str(&j, c->params, strlen(c->params));
-	buf_printf(&j, ",\"bare_lf\":%s}\n", c->msg_bare_lf ? "true" :
-	    "false");
+	{
+		struct timespec now;
+
+		/* Arrival time, for latency benchmarks. */
+		clock_gettime(CLOCK_REALTIME, &now);
+		buf_printf(&j, ",\"bare_lf\":%s,\"time\":%.6f}\n",
+		    c->msg_bare_lf ? "true" : "false", (double)now.tv_sec +
+		    now.tv_nsec / 1e9);
+	}
 	if (j.overflow || fwrite(j.data, 1, j.len, S.jsonl) != j.len ||
 	    fflush(S.jsonl) != 0)
 		warnx_("%s/messages.jsonl: write failed", S.o.out_dir);
