@@ -44,6 +44,8 @@ struct daemon {
 	int64_t			 next_checkpoint;
 	int64_t			 next_watchdog;
 	int64_t			 next_purge;
+	int64_t			 txn_since;	/* first turn of the open
+						   transaction; 0: none */
 	int64_t			 stop_deadline;	/* SIGTERM: in-flight deliveries
 						   may finish until then */
 	int			 stopping;

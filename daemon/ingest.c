@@ -904,6 +904,12 @@ ingest_send_reply(struct ingest *ing, struct pending *p)
 	free(s);
 }
 
+size_t
+ingest_pending(const struct ingest *ing)
+{
+	return ing->npend;
+}
+
 int
 ingest_flush(struct ingest *ing, int commit_rc)
 {

@@ -46,6 +46,10 @@ void	ingest_reconfigure(struct ingest *, const struct config *,
  * (nothing was stored).  Returns the number of replies sent. */
 int	ingest_flush(struct ingest *, int commit_rc);
 
+/* Replies of this turn waiting for the commit (the commit is then due
+ * now: acks never wait). */
+size_t	ingest_pending(const struct ingest *);
+
 /* Stop taking events: unhook the sockets from the loop (replies already
  * decided are still sent by a last ingest_flush). */
 void	ingest_stop(struct ingest *);

@@ -55,6 +55,21 @@ class _Sink:
         except OSError:
             return ""
 
+    def received(self):
+        """What the sink has taken so far, asked with SIGUSR1 (costs the
+        daemon nothing): its "messages N" / "requests N" count."""
+        import re
+        import signal
+        before = len(self.stderr())
+        self.proc.send_signal(signal.SIGUSR1)
+        for _ in range(200):
+            text = self.stderr()[before:]
+            m = re.search(r"(?:messages|requests) (\d+)", text)
+            if m and text.endswith("\n"):
+                return int(m.group(1))
+            time.sleep(0.002)
+        raise AssertionError("%s did not answer SIGUSR1" % self.binary)
+
     def stop(self):
         if self.proc is None:
             return 0

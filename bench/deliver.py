@@ -1,0 +1,266 @@
+"""deliver.py - the delivery benchmark (issue 5), run by `make bench`.
+
+Publish -> delivered at the sink, over verified TLS (a throwaway CA), each
+notice rendered for its own contact:
+  (a) one event to N e-mail contacts through one STARTTLS relay;
+  (b) the same with N webhook contacts;
+  (c) a critical alert to 1 contact, 200 times: publish -> delivered.
+In the same run, the ceilings it is compared with: the SMTP sink's own
+with the pipelining load generator (bench/smtpload.c), and
+`curl --parallel --parallel-max 8` against the HTTPS sink.  Each figure
+is the median of RUNS runs.  The daemon's CPU seconds and peak RSS come
+from /proc.  Environment: BENCH_CONTACTS (10000), BENCH_RUNS (3),
+BENCH_ALERTS (200), BUILD.
+"""
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
+from harness import BUILD, Daemon, event, wait_for  # noqa: E402
+from sinks import HttpSink, SmtpSink, make_ca  # noqa: E402
+
+N = int(os.environ.get("BENCH_CONTACTS", "10000"))
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+ALERTS = int(os.environ.get("BENCH_ALERTS", "200"))
+CONNS = 8
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / TICK
+
+
+def proc_hwm_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def smtp_ceiling(work, ca, size):
+    sink = SmtpSink(work, ca, name="ceiling", out=False)
+    try:
+        rates = []
+        for _ in range(RUNS):
+            out = subprocess.run(
+                [os.path.join(BUILD, "bench", "smtpload"), "--connect",
+                 "127.0.0.1:%d" % sink.port, "--ca",
+                 os.path.join(ca, "ca.pem"), "--starttls", "--connections",
+                 str(CONNS), "--messages", str(N), "--size", str(size)],
+                capture_output=True, text=True, check=True).stdout
+            # "smtpload: N messages in S s: R msgs/s"
+            rates.append(float(out.split(":")[-1].split()[0]))
+        return statistics.median(rates)
+    finally:
+        sink.stop()
+
+
+def curl_ceiling(work, ca, body_size):
+    sink = HttpSink(work, ca, name="curlsink", secrets=(SECRET,), out=False)
+    body = os.path.join(work, "body.json")
+    with open(body, "w") as f:
+        f.write('{"pad":"%s"}' % ("x" * max(0, body_size - 10)))
+    # One glob URL: curl's own loop, 8 transfers at a time, keep-alive.
+    url = "https://127.0.0.1:%d/hook/[1-%d]" % (sink.port, N)
+    try:
+        rates = []
+        for _ in range(RUNS):
+            t0 = time.monotonic()
+            subprocess.run(["curl", "--silent", "--show-error", "--fail",
+                            "--no-progress-meter", "--parallel",
+                            "--parallel-max", "8",
+                            "--cacert", os.path.join(ca, "ca.pem"),
+                            "-H", "Content-Type: application/json",
+                            "--data-binary", "@" + body, url],
+                           check=True, stdout=subprocess.DEVNULL)
+            rates.append(N / (time.monotonic() - t0))
+        return statistics.median(rates)
+    finally:
+        sink.stop()
+
+
+def daemon_world(work, ca, smtp_port, http_port, name):
+    secfile = os.path.join(work, name + ".secrets")
+    with open(secfile, "w") as f:
+        f.write(SECRET + "\n")
+    os.chmod(secfile, 0o600)
+    cfg = """
+tls: { ca_file = "%s/ca.pem"; };
+smtp: { relays = ( { name = "sink"; host = "127.0.0.1"; port = %d;
+  max_connections = %d; max_messages_per_connection = 100000; } ); };
+webhooks: { secret_file = "%s"; allow_loopback = true;
+  max_connections_per_host = %d; };
+""" % (ca, smtp_port, CONNS, secfile, CONNS)
+    d = Daemon(name, extra_config=cfg, log_level="notice")
+    d.start()
+    return d
+
+
+def import_contacts(d, work, kind, http_port, n, name="c"):
+    path = os.path.join(work, "%s-%s.csv" % (kind, name))
+    with open(path, "w") as f:
+        f.write("id,name,email,webhook_url,languages,country,city,"
+                "subscriptions\n")
+        for i in range(n):
+            cid = "%s-%s-%06d" % (name, kind, i)
+            if kind == "smtp":
+                f.write("%s,Person %d,p%d@example.org,,en;fr,DE,Berlin,"
+                        "embassy.ph.berlin.\n" % (cid, i, i))
+            else:
+                f.write("%s,Org %d,,https://127.0.0.1:%d/hook/%d,en,DE,"
+                        "Berlin,embassy.ph.berlin.\n" % (cid, i, http_port, i))
+    r = d.ctl("contacts", "import", path)
+    assert r.returncode == 0, r.stderr
+
+
+def publish(d, eid, **kw):
+    p = d.publisher()
+    try:
+        reply = p.request("embassy.ph.berlin.town-hall",
+                          event(eid, body="Doors open at 17:30.", **kw))
+    finally:
+        p.close()
+    assert reply and reply.get("status") == "accepted", reply
+    return reply
+
+
+def run_fanout(d, sink, eid, n):
+    """Publish one event to n contacts; time until the sink has them all
+    (asked with SIGUSR1, which costs the daemon nothing), then check the
+    daemon recorded every one sent."""
+    pid = d.proc.pid
+    base = sink.received()
+    cpu0 = proc_cpu(pid)
+    t0 = time.monotonic()
+    publish(d, eid)
+    while sink.received() - base < n:
+        if time.monotonic() - t0 > 600:
+            raise AssertionError("event %s not delivered" % eid)
+        time.sleep(0.01)
+    elapsed = time.monotonic() - t0
+    cpu = proc_cpu(pid) - cpu0
+
+    def done():
+        per = d.ctl_request({"cmd": "event", "id": eid})["event"]["deliveries"]
+        return per.get("sent", 0) >= n and per
+    per = wait_for(done, 60, "event %s recorded" % eid)
+    assert per.get("sent") == n, per
+    return n / elapsed, elapsed, cpu
+
+
+def bench_channel(work, ca, kind):
+    smtp = SmtpSink(work, ca, name="smtp-" + kind, out=False)
+    http = HttpSink(work, ca, name="http-" + kind, secrets=(SECRET,),
+                    out=False)
+    d = daemon_world(work, ca, smtp.port, http.port, "bench-" + kind)
+    try:
+        import_contacts(d, work, kind, http.port, N)
+        rates, times, cpus = [], [], []
+        for i in range(RUNS):
+            rate, el, cpu = run_fanout(d, smtp if kind == "smtp" else http,
+                                       "%s-run-%d" % (kind, i), N)
+            rates.append(rate)
+            times.append(el)
+            cpus.append(cpu)
+        hwm = proc_hwm_kib(d.proc.pid)
+        return (statistics.median(rates), statistics.median(times),
+                statistics.median(cpus), hwm)
+    finally:
+        d.stop()
+        shutil.rmtree(d.dir, ignore_errors=True)
+        smtp.stop()
+        http.stop()
+
+
+def bench_alerts(work, ca):
+    smtp = SmtpSink(work, ca, name="smtp-alert", out=True)
+    http = HttpSink(work, ca, name="http-alert", secrets=(SECRET,),
+                    out=False)
+    d = daemon_world(work, ca, smtp.port, http.port, "bench-alert")
+    lat = []
+    try:
+        import_contacts(d, work, "smtp", http.port, 1, name="alert")
+        p = d.publisher()
+        path = os.path.join(smtp.out, "messages.jsonl")
+        seen = 0
+        for i in range(ALERTS):
+            t0 = time.time()
+            p.send("embassy.ph.berlin.crisis",
+                   event("alert-%d" % i, type="crisis", priority="critical",
+                         title={"en": "Alert %d" % i}))
+            reply = p.recv()
+            assert reply and reply.get("status") == "accepted", reply
+
+            def arrived():
+                if not os.path.exists(path):
+                    return None
+                with open(path) as f:
+                    lines = f.read().splitlines()
+                return lines[seen] if len(lines) > seen else None
+            line = wait_for(arrived, 10, "alert %d at the sink" % i)
+            seen += 1
+            lat.append((json.loads(line)["time"] - t0) * 1000)
+            time.sleep(0.01)
+        p.close()
+        hwm = proc_hwm_kib(d.proc.pid)
+    finally:
+        d.stop()
+        shutil.rmtree(d.dir, ignore_errors=True)
+        smtp.stop()
+        http.stop()
+    lat.sort()
+    return lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.99))], hwm
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="outreach-bench-deliver-")
+    ca = make_ca(os.path.join(work, "ca"))
+    try:
+        print("delivery benchmark: %d contacts, %d runs each (medians), "
+              "%d connections, %s" % (N, RUNS, CONNS,
+                                      os.uname().machine), flush=True)
+        a = bench_channel(work, ca, "smtp")
+        b = bench_channel(work, ca, "webhook")
+        c = bench_alerts(work, ca)
+        smtp_max = smtp_ceiling(work, ca, 7800)
+        curl_max = curl_ceiling(work, ca, 6000)
+        print()
+        print("| measure | value | target |")
+        print("| --- | --- | --- |")
+        print("| (a) e-mail, 1 STARTTLS relay: notices/s | %.0f | >= 70%% of "
+              "sink ceiling (%.0f) and >= 10,000 |" % (a[0], 0.7 * smtp_max))
+        print("| (a) time to last delivery | %.2f s | |" % a[1])
+        print("| (a) daemon CPU | %.2f s | |" % a[2])
+        print("| (a) sink ceiling, smtpload %d conns pipelined | %.0f msgs/s "
+              "| |" % (CONNS, smtp_max))
+        print("| (a) share of the sink's ceiling | %.0f %% | >= 70 %% |"
+              % (100 * a[0] / smtp_max))
+        print("| (b) webhooks: notices/s | %.0f | >= 1.5 x curl (%.0f) and "
+              ">= 20,000 |" % (b[0], 1.5 * curl_max))
+        print("| (b) time to last delivery | %.2f s | |" % b[1])
+        print("| (b) daemon CPU | %.2f s | |" % b[2])
+        print("| (b) curl --parallel --parallel-max 8 | %.0f req/s | |"
+              % curl_max)
+        print("| (b) ratio to curl | %.2f x | >= 1.5 x |" % (b[0] / curl_max))
+        print("| (c) critical alert, 1 contact x %d: p50 | %.1f ms | |"
+              % (ALERTS, c[0]))
+        print("| (c) p99 | %.1f ms | <= 20 ms |" % c[1])
+        print("| peak RSS (a, b, c) | %.1f / %.1f / %.1f MiB | <= 50 MiB |"
+              % (a[3] / 1024, b[3] / 1024, c[2] / 1024))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
