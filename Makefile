@@ -180,10 +180,11 @@ check-asan:
 	OUTREACH_ASAN=1 BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 tests/run-tests unit integration
 
-bench: all $(BENCH_BINS)
+bench: all $(BENCH_BINS) $(TOOL_BINS)
 	BUILD=$(BUILD) bench/run
 	BUILD=$(BUILD) bench/render-run
 	BUILD=$(BUILD) /usr/bin/python3 bench/contacts.py
+	BUILD=$(BUILD) /usr/bin/python3 bench/deliver.py
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
