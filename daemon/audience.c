@@ -20,11 +20,10 @@
 /* Parameters of the slice statement beyond those aud_build numbers (?1,
  * ?2 and the filter values, fewer than 2000). */
 #define AUD_P_EVENT	2001
-#define AUD_P_CHANNEL	2002
-#define AUD_P_PRIO	2003
-#define AUD_P_NEXT	2004
-#define AUD_P_NOW	2005
-#define AUD_P_RECEIVED	2006
+#define AUD_P_PRIO	2002
+#define AUD_P_NEXT	2003
+#define AUD_P_NOW	2004
+#define AUD_P_RECEIVED	2005
 
 struct audience {
 	struct journal	*jr;
@@ -208,11 +207,12 @@ aud_filter(struct aud_query *q, json_t *aud, const char *key,
 	buf_adds(&q->sql, ")");
 }
 
-/* Build the WHERE clause shared by the count and the slices. ?1 and ?2
- * are left for the caller (cursor and highest row). */
+/* Build the statement shared by the count and the slices: head, then
+ * FROM contacts c and join, the audience's terms, tail.  ?1 and ?2 (the
+ * contact rows above and up to which to look) are left for the caller. */
 static void
 aud_build(struct aud_query *q, json_t *doc, const char *topic,
-    int by_subscription, const char *select, const char *tail)
+    const char *head, const char *join, const char *tail)
 {
 	json_t		*aud = json_object_get(doc, "audience");
 	const char	*st = json_string_value(json_object_get(doc, "status"));
@@ -223,17 +223,14 @@ aud_build(struct aud_query *q, json_t *doc, const char *topic,
 	q->nvals = 2;		/* ?1, ?2 */
 	q->nlangs = 0;
 	n = topic_covering(topic, q->prefixes);
-	/* Counting starts from the subscriptions (an event few contacts
-	 * follow costs little); a slice walks contacts in row order from the
-	 * cursor and probes each one's subscriptions. */
-	if (by_subscription)
-		buf_printf(&q->sql, "%s FROM contacts c WHERE c.id > ?1 AND"
-		    " c.id <= ?2 AND c.id IN (SELECT s.contact FROM"
-		    " subscriptions s WHERE s.prefix IN (", select);
-	else
-		buf_printf(&q->sql, "%s FROM contacts c WHERE c.id > ?1 AND"
-		    " c.id <= ?2 AND EXISTS (SELECT 1 FROM subscriptions s WHERE"
-		    " s.contact = c.id AND s.prefix IN (", select);
+	/* Start from the subscriptions of the range: SQLite collects their
+	 * contacts in a sorted temporary index and visits those contacts in
+	 * row order, so an event few contacts follow costs little and a
+	 * slice's deliveries are appends to the deliveries key. */
+	buf_printf(&q->sql, "%s FROM contacts c%s WHERE c.id > ?1 AND"
+	    " c.id <= ?2 AND c.id IN (SELECT s.contact FROM subscriptions s"
+	    " WHERE s.contact > ?1 AND s.contact <= ?2 AND s.prefix IN (",
+	    head, join);
 	for (i = 0; i < n; i++) {
 		q->vals[q->nvals++] = q->prefixes[i];
 		buf_printf(&q->sql, "%s?%d", i ? ", " : "", q->nvals);
@@ -287,7 +284,7 @@ audience_count(struct audience *a, const struct event *ev, const char *topic,
 		return 0;
 	/* "+c.status": the status index would make SQLite walk every active
 	 * contact instead of the few the subscriptions name. */
-	aud_build(&q, ev->doc, topic, 1, "SELECT count(*)",
+	aud_build(&q, ev->doc, topic, "SELECT count(*)", "",
 	    " AND +c.status = 'active'");
 	if (q.sql.overflow ||
 	    sqlite3_prepare_v2(a->db, q.sql.data, -1, &st, NULL) != SQLITE_OK ||
@@ -395,17 +392,21 @@ audience_fanout_step(struct audience *a, int64_t now_ms, int max_contacts)
 			json_decref(doc);
 			return -1;
 		}
-		/* One statement per slice and channel: SQLite makes the
-		 * deliveries without a round trip per contact.  Contacts
-		 * that left after acceptance get "skipped"; those inactive
-		 * before it were not in the audience. */
-		aud_build(&q, doc, topic, 0, "INSERT OR IGNORE INTO deliveries"
+		/* One statement per slice: SQLite makes the deliveries
+		 * without a round trip per contact, both channels of a
+		 * contact in key order, the audience's terms evaluated once
+		 * per contact.  Contacts that left after acceptance get
+		 * "skipped"; those inactive before it were not in the
+		 * audience. */
+		aud_build(&q, doc, topic, "INSERT OR IGNORE INTO deliveries"
 		    " (event, contact, channel, state, priority, next_at,"
-		    " created_at, updated_at) SELECT ?2001, c.id, ?2002, CASE WHEN"
-		    " c.status = 'active' THEN 'pending' ELSE 'skipped' END,"
-		    " ?2003, ?2004, ?2005, ?2005",
-		    " AND (c.status = 'active' OR c.status_at > ?2006) AND"
-		    " CASE ?2002 WHEN 'smtp' THEN c.email IS NOT NULL ELSE"
+		    " created_at, updated_at) SELECT ?2001, c.id, ch.channel,"
+		    " CASE WHEN c.status = 'active' THEN 'pending' ELSE"
+		    " 'skipped' END, ?2002, ?2003, ?2004, ?2004",
+		    " CROSS JOIN (SELECT 'smtp' AS channel UNION ALL SELECT"
+		    " 'webhook') ch",
+		    " AND (c.status = 'active' OR c.status_at > ?2005) AND"
+		    " CASE ch.channel WHEN 'smtp' THEN c.email IS NOT NULL ELSE"
 		    " c.webhook_url IS NOT NULL END");
 		/* The slice statement keeps its own copies of the values. */
 		rc = q.sql.overflow ? SQLITE_NOMEM : sqlite3_prepare_v3(a->db,
@@ -451,15 +452,11 @@ audience_fanout_step(struct audience *a, int64_t now_ms, int max_contacts)
 	sqlite3_bind_int64(a->slice, AUD_P_NEXT, next_at);
 	sqlite3_bind_int64(a->slice, AUD_P_NOW, now_ms);
 	sqlite3_bind_int64(a->slice, AUD_P_RECEIVED, received);
-	for (int ch = 0; ch < 2; ch++) {
-		sqlite3_bind_text(a->slice, AUD_P_CHANNEL, ch == 0 ? "smtp" :
-		    "webhook", -1, SQLITE_STATIC);
-		rc = sqlite3_step(a->slice);
-		sqlite3_reset(a->slice);
-		if (rc != SQLITE_DONE)
-			goto fail;
-		made += sqlite3_changes(a->db);
-	}
+	rc = sqlite3_step(a->slice);
+	sqlite3_reset(a->slice);
+	if (rc != SQLITE_DONE)
+		goto fail;
+	made = sqlite3_changes(a->db);
 	/* Cursor and deliveries commit together: a restart resumes after
 	 * the last contact whose deliveries are on disk. */
 	sqlite3_bind_int64(a->cursor, 1, row);

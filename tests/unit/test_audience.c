@@ -1003,6 +1003,34 @@ test_replaced_before_stored(void **state)
 	check_deliveries(t, a.row, ALL_TH);
 }
 
+/* A contact holding every subscription that covers the topic is one
+ * recipient: one delivery per channel, and what the steps say they made
+ * is what is there. */
+static void
+test_overlapping_subscriptions(void **state)
+{
+	struct ta	*t = *state;
+	struct acc	 a;
+	int64_t		 made;
+
+	put_contact(t, "all4", "\"subscriptions\":[\"embassy.\","
+	    "\"embassy.ph.\",\"embassy.ph.berlin.\","
+	    "\"embassy.ph.berlin.town-hall\"]," EM "," WH, T_CONTACTS, NULL,
+	    NULL);
+	accept_event(t, "embassy.ph.berlin.town-hall", "e-1", "", T_RECEIVED,
+	    &a);
+	assert_int_equal(a.count, count_ids(ALL_TH) + 1);
+	fanout_all(t, SLICE, T_FANOUT, &made);
+	assert_int_equal(sql_int(t, "SELECT count(*) FROM deliveries d JOIN"
+	    " contacts c ON c.id = d.contact WHERE c.ext_id = 'all4'"), 2);
+	assert_int_equal(sql_int(t, "SELECT count(DISTINCT channel) FROM"
+	    " deliveries d JOIN contacts c ON c.id = d.contact WHERE"
+	    " c.ext_id = 'all4'"), 2);
+	assert_int_equal(made, sql_int(t, "SELECT count(*) FROM deliveries"));
+	sql_exec(t, "DELETE FROM contacts WHERE ext_id = 'all4'");
+	check_deliveries(t, a.row, ALL_TH);
+}
+
 /* All five filters at EVENT_AUDIENCE_MAX values, the largest valid event
  * audience: every value needs a parameter slot (?1, ?2, a topic's 4
  * prefixes and 1280 values) and the statement must fit its buffer. */
@@ -1052,6 +1080,8 @@ static const struct CMUnitTest extras[] = {
 	cmocka_unit_test_setup_teardown(test_replace_nothing, setup,
 	    teardown),
 	cmocka_unit_test_setup_teardown(test_replaced_before_stored, setup,
+	    teardown),
+	cmocka_unit_test_setup_teardown(test_overlapping_subscriptions, setup,
 	    teardown),
 	/* Last: the ASan build aborts in it. */
 	cmocka_unit_test_setup_teardown(test_all_filters_full, setup,

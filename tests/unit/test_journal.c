@@ -4,8 +4,9 @@
  * outcomes table, transactions and their failures (rollback, injected
  * commit faults, SQLITE_FULL under a size cap, a failed write), feed
  * sequence numbers, journal_event_info, checkpoints, online backups and
- * stats.  What the
- * journal wrote is checked through a second, raw SQLite connection. */
+ * stats; the deliveries table (migration from version 3 with rows in it,
+ * the query plans the scheduler relies on).  What the journal wrote is
+ * checked through a second, raw SQLite connection. */
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -485,6 +486,298 @@ test_migrate_fails(void **state)
 	free(before);
 	free(after);
 	free(path);
+}
+
+/* A journal at schema version 3 as released (migrations 1-3, verbatim):
+ * the fixture for the migrations after it. */
+static const char *const v3_schema[] = {
+	"CREATE TABLE events ("
+	"  id            INTEGER PRIMARY KEY,"
+	"  post          TEXT NOT NULL,"
+	"  event_id      TEXT NOT NULL,"
+	"  topic         TEXT NOT NULL,"
+	"  type          TEXT NOT NULL,"
+	"  priority      INTEGER NOT NULL,"
+	"  status        TEXT NOT NULL"
+	"                CHECK (status IN ('actual','exercise','test')),"
+	"  sha256        BLOB NOT NULL,"
+	"  doc           TEXT NOT NULL,"
+	"  source        TEXT NOT NULL,"
+	"  publisher     TEXT,"
+	"  seq           INTEGER,"
+	"  received_at   INTEGER NOT NULL,"
+	"  not_before    INTEGER,"
+	"  expires_at    INTEGER,"
+	"  replaces      TEXT,"
+	"  cancel        INTEGER NOT NULL DEFAULT 0,"
+	"  recipients    INTEGER NOT NULL DEFAULT 0,"
+	"  fanout_cursor INTEGER NOT NULL DEFAULT 0,"
+	"  fanout_done   INTEGER NOT NULL DEFAULT 0,"
+	"  UNIQUE (post, event_id)"
+	");"
+	"CREATE INDEX events_received ON events (received_at);"
+	"CREATE INDEX events_source_seq ON events (source, seq);"
+	"CREATE TABLE contacts ("
+	"  id             INTEGER PRIMARY KEY,"
+	"  ext_id         TEXT NOT NULL UNIQUE,"
+	"  name           TEXT,"
+	"  email          TEXT,"
+	"  webhook_url    TEXT,"
+	"  languages      TEXT NOT NULL DEFAULT '[]',"
+	"  country        TEXT,"
+	"  region         TEXT,"
+	"  city           TEXT,"
+	"  tags           TEXT NOT NULL DEFAULT '[]',"
+	"  consent_at     INTEGER,"
+	"  consent_source TEXT,"
+	"  status         TEXT NOT NULL DEFAULT 'active'"
+	"                 CHECK (status IN ('active','unsubscribed','bounced')),"
+	"  test           INTEGER NOT NULL DEFAULT 0,"
+	"  created_at     INTEGER NOT NULL,"
+	"  updated_at     INTEGER NOT NULL"
+	");"
+	"CREATE INDEX contacts_status ON contacts (status, test);"
+	"CREATE TABLE subscriptions ("
+	"  prefix  TEXT NOT NULL,"
+	"  contact INTEGER NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,"
+	"  PRIMARY KEY (prefix, contact)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX subscriptions_contact ON subscriptions (contact);"
+	"CREATE TABLE deliveries ("
+	"  id          INTEGER PRIMARY KEY,"
+	"  event       INTEGER NOT NULL REFERENCES events (id) ON DELETE CASCADE,"
+	"  contact     INTEGER NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,"
+	"  channel     TEXT NOT NULL CHECK (channel IN ('smtp','webhook')),"
+	"  state       TEXT NOT NULL DEFAULT 'pending' CHECK (state IN"
+	"              ('pending','sending','sent','deferred','failed',"
+	"               'expired','cancelled','skipped')),"
+	"  priority    INTEGER NOT NULL,"
+	"  attempts    INTEGER NOT NULL DEFAULT 0,"
+	"  next_at     INTEGER NOT NULL,"
+	"  last_error  TEXT,"
+	"  created_at  INTEGER NOT NULL,"
+	"  updated_at  INTEGER NOT NULL,"
+	"  UNIQUE (event, contact, channel)"
+	");"
+	"CREATE INDEX deliveries_due ON deliveries (state, priority DESC, next_at);"
+	"CREATE INDEX deliveries_contact ON deliveries (contact);"
+	"CREATE TABLE audit ("
+	"  id      INTEGER PRIMARY KEY,"
+	"  at      INTEGER NOT NULL,"
+	"  uid     INTEGER NOT NULL,"
+	"  action  TEXT NOT NULL,"
+	"  subject TEXT"
+	");"
+	"CREATE INDEX audit_at ON audit (at);"
+	"CREATE TABLE stats ("
+	"  name  TEXT PRIMARY KEY,"
+	"  value INTEGER NOT NULL"
+	") WITHOUT ROWID;",
+	"ALTER TABLE contacts ADD COLUMN status_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE events ADD COLUMN audience_max INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX events_fanout ON events (fanout_done) WHERE fanout_done = 0;",
+	"DROP INDEX events_source_seq;"
+	"CREATE INDEX events_feed_seq ON events (source, seq)"
+	" WHERE seq IS NOT NULL;",
+};
+
+/* deliveries as "event contact channel state priority attempts next_at
+ * last_error created_at updated_at" lines in key order; caller frees. */
+static char *
+deliveries_of(sqlite3 *db)
+{
+	struct buf	 b;
+	sqlite3_stmt	*st;
+	int		 i;
+
+	buf_init(&b, 0);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT event, contact,"
+	    " channel, state, priority, attempts, next_at, last_error,"
+	    " created_at, updated_at FROM deliveries"
+	    " ORDER BY event, contact, channel", -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		for (i = 0; i < 10; i++)
+			buf_printf(&b, "%s%s", i ? " " : "",
+			    sqlite3_column_type(st, i) == SQLITE_NULL ? "NULL" :
+			    (const char *)sqlite3_column_text(st, i));
+		buf_addc(&b, '\n');
+	}
+	sqlite3_finalize(st);
+	return buf_release(&b);
+}
+
+/* EXPLAIN QUERY PLAN of sql, its details joined by "; "; caller frees. */
+static char *
+plan_of(sqlite3 *db, const char *sql)
+{
+	struct buf	 b, q;
+	sqlite3_stmt	*st;
+
+	buf_init(&b, 0);
+	buf_init(&q, 0);
+	buf_printf(&q, "EXPLAIN QUERY PLAN %s", sql);
+	if (sqlite3_prepare_v2(db, q.data, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	while (sqlite3_step(st) == SQLITE_ROW)
+		buf_printf(&b, "%s; ", sqlite3_column_text(st, 3));
+	sqlite3_finalize(st);
+	buf_free(&q);
+	return buf_release(&b);
+}
+
+static void
+exec_ok(sqlite3 *db, const char *sql)
+{
+	char	*e = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &e) != SQLITE_OK)
+		fail_msg("%s: %s", sql, e ? e : sqlite3_errmsg(db));
+}
+
+/* Version 3 to the latest through journal_open, with deliveries in the
+ * journal: every delivery is kept with all its columns, the schema is the
+ * one a new journal gets, and deleting an event or a contact still takes
+ * its deliveries along (triggers, where v3 had ON DELETE CASCADE). */
+static void
+test_migrate_v3_deliveries(void **state)
+{
+	struct tj	*t = *state;
+	struct journal	*jr;
+	sqlite3		*db;
+	char		*before, *after, *fresh, *mig, *path, err[512];
+	size_t		 i;
+
+	assert_int_equal(mkdir(t->dir, 0700), 0);
+	assert_int_equal(sqlite3_open(t->db, &db), SQLITE_OK);
+	exec_ok(db, "PRAGMA foreign_keys = ON");
+	for (i = 0; i < sizeof(v3_schema) / sizeof(v3_schema[0]); i++)
+		exec_ok(db, v3_schema[i]);
+	/* Rows whose ids run against the key order, both channels, every
+	 * column set or NULL somewhere. */
+	exec_ok(db, "PRAGMA user_version = 3;"
+	    "INSERT INTO events (id, post, event_id, topic, type, priority,"
+	    " status, sha256, doc, source, received_at, fanout_done) VALUES"
+	    " (1, 'berlin', 'e-1', 'embassy.ph.berlin.x', 'general', 2,"
+	    " 'actual', x'00', '{}', 'router', 1000, 1),"
+	    " (2, 'berlin', 'e-2', 'embassy.ph.berlin.x', 'general', 3,"
+	    " 'actual', x'01', '{}', 'router', 2000, 1);"
+	    "INSERT INTO contacts (id, ext_id, email, webhook_url, created_at,"
+	    " updated_at) VALUES (1, 'a', 'a@example.org', NULL, 1, 1),"
+	    " (2, 'b', 'b@example.org', 'https://b.example/h', 1, 1),"
+	    " (3, 'c', NULL, 'https://c.example/h', 1, 1);"
+	    "INSERT INTO deliveries (id, event, contact, channel, state,"
+	    " priority, attempts, next_at, last_error, created_at, updated_at)"
+	    " VALUES (10, 2, 3, 'webhook', 'deferred', 3, 2, 9000,"
+	    " 'HTTP 503', 2000, 2500),"
+	    " (11, 2, 2, 'webhook', 'pending', 3, 0, 2000, NULL, 2000, 2000),"
+	    " (12, 2, 2, 'smtp', 'sending', 3, 1, 2100, NULL, 2000, 2100),"
+	    " (13, 1, 2, 'smtp', 'sent', 2, 1, 1000, NULL, 1000, 1200),"
+	    " (14, 1, 1, 'smtp', 'failed', 2, 5, 1000, '550 5.1.1', 1000,"
+	    " 1900),"
+	    " (15, 2, 1, 'smtp', 'skipped', 3, 0, 2000, NULL, 2000, 2000);");
+	before = deliveries_of(db);
+	sqlite3_close(db);
+
+	jr = open_ok(t, 0);
+	assert_int_equal(journal_schema_version(jr), journal_latest_version());
+	db = journal_db(jr);
+	after = deliveries_of(db);
+	assert_string_equal(before, after);
+	assert_int_equal(raw_int(t->db, "SELECT count(*) FROM deliveries"), 6);
+	/* The triple is the key; there is no row id to rely on. */
+	assert_int_not_equal(sqlite3_exec(db, "SELECT id FROM deliveries",
+	    NULL, NULL, NULL), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "SELECT rowid FROM deliveries",
+	    NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO deliveries (event,"
+	    " contact, channel, priority, next_at, created_at, updated_at)"
+	    " VALUES (1, 1, 'smtp', 2, 1, 1, 1)", NULL, NULL, NULL) & 0xff,
+	    SQLITE_CONSTRAINT);
+	assert_int_equal(raw_int(t->db, "SELECT count(*) FROM"
+	    " pragma_integrity_check WHERE integrity_check <> 'ok'"), 0);
+	/* The cascades of v3. */
+	exec_ok(db, "DELETE FROM events WHERE id = 1");
+	assert_int_equal(raw_int(t->db, "SELECT count(*) FROM deliveries"
+	    " WHERE event = 1"), 0);
+	exec_ok(db, "DELETE FROM contacts WHERE id = 2");
+	assert_int_equal(raw_int(t->db, "SELECT count(*) FROM deliveries"), 2);
+	assert_int_equal(raw_int(t->db, "SELECT count(*) FROM deliveries"
+	    " WHERE contact = 2"), 0);
+	journal_close(jr);
+
+	/* The same schema as a journal made new. */
+	assert_int_equal(sqlite3_open(t->db, &db), SQLITE_OK);
+	mig = schema_of(db);
+	sqlite3_close(db);
+	path = path_join(t->root, "fresh.db");
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (journal_migrate(db, err, sizeof(err)) != 0)
+		fail_msg("journal_migrate: %s", err);
+	fresh = schema_of(db);
+	sqlite3_close(db);
+	assert_string_equal(mig, fresh);
+	free(before);
+	free(after);
+	free(mig);
+	free(fresh);
+	free(path);
+}
+
+/* What the delivery scheduler, the commands and retention ask of the
+ * deliveries table is served by an index, never a scan; and never a sort
+ * but for one event's counts per state. */
+static const struct plan_row {
+	const char	*sql;
+	const char	*want;		/* in the plan */
+	int		 sorts;		/* may use a temporary B-tree */
+} plan_rows[] = {
+	/* The scheduler's claim: per state, priority and channel in next_at
+	 * order (the state list names what a partial index may hold). */
+	{ "SELECT event, contact, channel FROM deliveries WHERE state IN"
+	  " ('pending', 'deferred') AND state = ?1 AND priority = ?2 AND"
+	  " channel = ?3 AND next_at <= ?4 ORDER BY next_at LIMIT ?5",
+	  "SEARCH deliveries USING COVERING INDEX deliveries_due (state=? AND"
+	  " priority=? AND ", 0 },
+	{ "SELECT state, attempts FROM deliveries WHERE event = ?1 AND"
+	  " contact = ?2 AND channel = ?3",
+	  "SEARCH deliveries USING PRIMARY KEY (event=? AND contact=? AND"
+	  " channel=?); ", 0 },
+	{ "UPDATE deliveries SET state = 'sent' WHERE event = ?1 AND"
+	  " contact = ?2 AND channel = ?3",
+	  "SEARCH deliveries USING PRIMARY KEY (event=? AND contact=? AND"
+	  " channel=?); ", 0 },
+	{ "SELECT state, count(*) FROM deliveries WHERE event = ?1 GROUP BY"
+	  " state", "SEARCH deliveries USING PRIMARY KEY (event=?); ", 1 },
+	{ "UPDATE deliveries SET state = 'cancelled' WHERE event = ?1 AND"
+	  " state IN ('pending', 'deferred')",
+	  "SEARCH deliveries USING PRIMARY KEY (event=?); ", 0 },
+	{ "DELETE FROM deliveries WHERE contact = ?1",
+	  "SEARCH deliveries USING COVERING INDEX deliveries_contact"
+	  " (contact=?); ", 0 },
+	{ "SELECT 1 FROM deliveries d WHERE d.event = ?1 AND d.state IN"
+	  " ('pending', 'sending', 'deferred')",
+	  "SEARCH d USING PRIMARY KEY (event=?); ", 0 },
+};
+
+static void
+test_deliveries_plans(void **state)
+{
+	struct tj	*t = *state;
+	struct journal	*jr;
+	char		*p;
+	size_t		 i;
+
+	jr = open_ok(t, 0);
+	for (i = 0; i < sizeof(plan_rows) / sizeof(plan_rows[0]); i++) {
+		p = plan_of(journal_db(jr), plan_rows[i].sql);
+		if (strstr(p, plan_rows[i].want) == NULL ||
+		    (!plan_rows[i].sorts && strstr(p, "TEMP B-TREE") != NULL) ||
+		    strstr(p, "SCAN") != NULL)
+			fail_msg("row %zu: plan \"%s\", want \"%s\"", i, p,
+			    plan_rows[i].want);
+		free(p);
+	}
+	journal_close(jr);
 }
 
 /* ---- storing ---- */
@@ -1208,6 +1501,8 @@ main(void)
 		T(test_migrate_raw),
 		T(test_migrate_newer),
 		T(test_migrate_fails),
+		T(test_migrate_v3_deliveries),
+		T(test_deliveries_plans),
 		T(test_store),
 		T(test_store_fields),
 		T(test_event_info),
