@@ -36,7 +36,8 @@ enum {
 static const char *const cs_sql[CS_MAX] = {
 	[CS_FIND] = "SELECT id, ext_id, name, email, webhook_url, languages,"
 	    " country, region, city, tags, consent_at, consent_source, status,"
-	    " test, created_at, updated_at FROM contacts WHERE ext_id = ?1",
+	    " test, created_at, updated_at, webhook_gone FROM contacts"
+	    " WHERE ext_id = ?1",
 	[CS_SUBS] = "SELECT prefix FROM subscriptions WHERE contact = ?1"
 	    " ORDER BY prefix",
 	[CS_INSERT] = "INSERT INTO contacts (ext_id, name, email, webhook_url,"
@@ -48,7 +49,11 @@ static const char *const cs_sql[CS_MAX] = {
 	    " webhook_url = ?4, languages = ?5, country = ?6, region = ?7,"
 	    " city = ?8, tags = ?9, consent_at = ?10, consent_source = ?11,"
 	    " status = ?12, test = ?13, updated_at = ?14,"
-	    " status_at = CASE WHEN status = ?12 THEN status_at ELSE ?14 END"
+	    " status_at = CASE WHEN status = ?12 THEN status_at ELSE ?14 END,"
+	    /* A new webhook URL is a new endpoint: a 410 from the old one
+	     * no longer holds. */
+	    " webhook_gone = CASE WHEN webhook_url IS ?4 THEN webhook_gone"
+	    " ELSE 0 END"
 	    " WHERE id = ?1",
 	[CS_SUB_DEL] = "DELETE FROM subscriptions WHERE contact = ?1",
 	[CS_SUB_ADD] = "INSERT OR IGNORE INTO subscriptions (prefix, contact)"
@@ -171,6 +176,9 @@ row_json(struct contacts *cs, sqlite3_stmt *st, int64_t *row)
 	    13)));
 	set_time(o, "created_at", st, 14);
 	set_time(o, "updated_at", st, 15);
+	/* The endpoint answered 410 Gone: no webhook until the URL changes. */
+	if (sqlite3_column_int(st, 16) != 0)
+		json_object_set_new(o, "webhook_disabled", json_true());
 	subs = json_array();
 	sqlite3_bind_int64(ss, 1, *row);
 	while ((rc = sqlite3_step(ss)) == SQLITE_ROW)

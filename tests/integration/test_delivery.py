@@ -313,6 +313,21 @@ def test_webhook_429_retry_after_410_and_500():
         assert rows["p-002"]["state"] == "skipped", rows["p-002"]
         assert len([r for r in w.http.requests()
                     if r["path"] == "/hook/p-002"]) == 1
+        show = json.loads(w.d.ctl("--json", "contacts", "show",
+                                  "p-002").stdout)
+        assert show.get("webhook_disabled") is True, show
+        # A new URL is a new endpoint: delivered again.
+        c = person(2)
+        del c["email"]
+        c["webhook_url"] = w.hook_url("moved-002")
+        w.import_contacts([c])
+        show = json.loads(w.d.ctl("--json", "contacts", "show",
+                                  "p-002").stdout)
+        assert "webhook_disabled" not in show, show
+        w.publish(town_hall("hooks-3"))
+        w.wait_done("hooks-3", timeout=30)
+        rows = {r["contact"]: r for r in w.deliveries(event="hooks-3")}
+        assert rows["p-002"]["state"] == "sent", rows["p-002"]
     finally:
         w.close()
 
