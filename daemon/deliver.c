@@ -804,7 +804,7 @@ dv_json_field(struct buf *b, const char *key, const char *v, int comma)
 /* The webhook body for one notice into dv->body: Standard Webhooks'
  * {type, timestamp, data}; data carries the post, topic, the event (its
  * stored canonical JSON, as is), the contact by id only, the language
- * and the rendered notice. */
+ * and the rendered notice (subject, text, unsubscribe URL). */
 static int
 dv_webhook_body(struct deliver *dv, struct dv_event *e, json_t *contact,
     char *err, size_t errlen)
@@ -830,7 +830,10 @@ dv_webhook_body(struct deliver *dv, struct dv_event *e, json_t *contact,
 	ri.post = post;
 	ri.contact = contact;
 	ri.unsubscribe_url = unsub.len ? unsub.data : NULL;
-	if (render_notice(dv->d->sets, &ri, 0, &dv->out, err, errlen) == -1)
+	/* Subject and text: the HTML part is for mail readers, and would be
+	 * two thirds of every body. */
+	if (render_notice(dv->d->sets, &ri, RENDER_NO_HTML, &dv->out, err,
+	    errlen) == -1)
 		goto out;
 	dv_rfc3339(loop_wall_ms(), ts, sizeof(ts));
 	buf_reset(b);
