@@ -58,6 +58,7 @@ enum {
 	DV_ST_BOUNCE,
 	DV_ST_GONE,
 	DV_ST_EXPIRE,
+	DV_ST_EXPIRING,
 	DV_ST_PAUSED_GET,
 	DV_ST_PAUSED_SET,
 	DV_ST_COUNTS,
@@ -88,6 +89,8 @@ static const char *const dv_sql[DV_ST_MAX] = {
 	" WHERE state IN ('pending', 'deferred') AND event IN"
 	" (SELECT id FROM events WHERE expires_at IS NOT NULL"
 	"  AND expires_at > ?2 AND expires_at <= ?1)",
+	"SELECT 1 FROM events WHERE expires_at IS NOT NULL"
+	" AND expires_at > ?2 AND expires_at <= ?1 LIMIT 1",
 	"SELECT value FROM stats WHERE name = 'paused'",
 	"INSERT INTO stats (name, value) VALUES ('paused', ?1)"
 	" ON CONFLICT (name) DO UPDATE SET value = excluded.value",
@@ -1095,7 +1098,7 @@ dv_claim(struct deliver *dv, int channel, int64_t start_mono)
 static void
 dv_sweep(struct deliver *dv)
 {
-	sqlite3_stmt	*st = dv->st[DV_ST_EXPIRE];
+	sqlite3_stmt	*st = dv->st[DV_ST_EXPIRE], *chk;
 	int64_t		 now = loop_wall_ms();
 	int		 rc;
 	struct dv_relay	*r, **rp;
@@ -1116,6 +1119,16 @@ dv_sweep(struct deliver *dv)
 			dv_hook_free(h);
 		} else
 			hp = &h->next;
+	}
+	/* Most sweeps find nothing: look before opening a transaction. */
+	chk = dv->st[DV_ST_EXPIRING];
+	sqlite3_bind_int64(chk, 1, now);
+	sqlite3_bind_int64(chk, 2, dv->swept_to);
+	rc = sqlite3_step(chk);
+	sqlite3_reset(chk);
+	if (rc == SQLITE_DONE) {
+		dv->swept_to = now;
+		return;
 	}
 	if (journal_txn(dv->d->jr) == -1 || !journal_write_ok(dv->d->jr))
 		return;

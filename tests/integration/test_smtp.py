@@ -437,7 +437,7 @@ def test_certificate_failures():
                 res, summ, _ = send(s, 3, tls=mode)
                 assert summ["tempfail"] == 3, (cert, res)
                 for j in res.values():
-                    assert j["text"].startswith("relay1: TLS: "), j
+                    assert j["text"].startswith("relay1 (localhost): TLS: "), j
                     assert any(w in j["text"] for w in why), (cert, j)
                 assert s.messages() == []
                 assert s.events("message") == []

@@ -991,6 +991,10 @@ test_demo_conf(void **state)
 	assert_int_equal(mkdir(catpath(dir, "/keys"), 0700), 0);
 	write_file(catpath(dir, "/keys/server.key"), "\n");
 	write_file(catpath(dir, "/publishers.conf"), "publishers = ( );\n");
+	assert_int_equal(mkdir(catpath(dir, "/ca"), 0700), 0);
+	write_file(catpath(dir, "/ca/ca.pem"), "\n");
+	write_file(catpath(dir, "/webhook.secrets"), "\n");
+	assert_int_equal(chmod(catpath(dir, "/webhook.secrets"), 0600), 0);
 	text = read_src("conf/demo.conf");
 	t = replace(text, "/tmp/outreachd-demo", dir);
 	if (config_load_string(t, catpath(g_dir, "/demo.conf"), &cfg, err,
@@ -1002,6 +1006,9 @@ test_demo_conf(void **state)
 	assert_non_null(config_post(&cfg, "ph-frankfurt"));
 	assert_string_equal(cfg.curve_secret_file,
 	    catpath(dir, "/keys/server.key"));
+	assert_int_equal(cfg.nrelays, 1);
+	assert_int_equal(cfg.relays[0].port, 8587);
+	assert_int_equal(cfg.webhooks.allow_loopback, 1);
 	config_free(&cfg);
 	free(text);
 	free(t);
