@@ -10,6 +10,10 @@
 #include <strings.h>
 #include <time.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "buf.h"
 #include "mime.h"
 #include "utf8.h"
@@ -24,6 +28,9 @@
 #define LOCAL_MAX	64
 #define LANG_TAG_MAX	63
 #define PLAIN_RUN_MAX	8	/* longer runs of spaces go into encoded-words */
+/* Eight octets in a uint64_t: each octet 1, each octet's high bit. */
+#define OCTETS_ONE	0x0101010101010101ULL
+#define OCTETS_HIGH	0x8080808080808080ULL
 
 static const char mime_b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -95,6 +102,28 @@ mime_cut(struct buf *b, size_t len)
 	}
 }
 
+/* Append n octets to b: straight in when it has the room (keeping its
+ * NUL), else through buf_add, which grows it or refuses past its maximum.
+ * Headers are written in many small pieces. */
+static inline int
+mb_add(struct buf *b, const void *p, size_t n)
+{
+	if (b->data != NULL && n < b->cap - b->len && b->max != 0 &&
+	    n <= b->max - b->len) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+		return 0;
+	}
+	return buf_add(b, p, n);
+}
+
+static inline int
+mb_adds(struct buf *b, const char *s)
+{
+	return mb_add(b, s, strlen(s));
+}
+
 /* Length of the UTF-8 sequence led by c; only for validated text. */
 static size_t
 u8len(unsigned char c)
@@ -103,13 +132,18 @@ u8len(unsigned char c)
 }
 
 /* RFC 5322 atext. */
-static int
+static const unsigned char atext[256] = {
+	['a' ... 'z'] = 1, ['A' ... 'Z'] = 1, ['0' ... '9'] = 1,
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
+	['*'] = 1, ['+'] = 1, ['-'] = 1, ['/'] = 1, ['='] = 1, ['?'] = 1,
+	['^'] = 1, ['_'] = 1, ['`'] = 1, ['{'] = 1, ['|'] = 1, ['}'] = 1,
+	['~'] = 1,
+};
+
+static inline int
 is_atext(unsigned char c)
 {
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9'))
-		return 1;
-	return c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
+	return atext[c];
 }
 
 /* Octets a Q encoded-word may carry as themselves in any context, phrase
@@ -188,7 +222,7 @@ hdr_begin(struct hdr *h, struct buf *b, const char *name,
 		return mime_fail(err, "header", "a field name must be 1-%d "
 		    "printable ASCII characters without ':'", MIME_NAME_MAX);
 	h->col = strlen(name) + 1;
-	if (buf_add(b, name, h->col - 1) == -1 || buf_addc(b, ':') == -1)
+	if (mb_add(b, name, h->col - 1) == -1 || mb_add(b, ":", 1) == -1)
 		return mime_overflow(err, name, b);
 	return 0;
 }
@@ -196,18 +230,19 @@ hdr_begin(struct hdr *h, struct buf *b, const char *name,
 static int
 hdr_fold(struct hdr *h)
 {
-	if (buf_add(h->b, "\r\n", 2) == -1)
+	if (mb_add(h->b, "\r\n", 2) == -1)
 		return mime_overflow(h->err, h->name, h->b);
 	h->col = 0;
 	return 0;
 }
 
-/* Append sep (seplen >= 1 spaces) then pre, tok and suf as one token. */
+/* Append sep (seplen >= 1 spaces) then pre, tok and suf (npre, toklen and
+ * nsuf octets) as one token. */
 static int
-hdr_token3(struct hdr *h, const char *sep, size_t seplen, const char *pre,
-    const char *tok, size_t toklen, const char *suf)
+hdr_put(struct hdr *h, const char *sep, size_t seplen, const char *pre,
+    size_t npre, const char *tok, size_t toklen, const char *suf, size_t nsuf)
 {
-	size_t	 w, npre = strlen(pre), nsuf = strlen(suf);
+	size_t	 w;
 
 	w = seplen + npre + toklen + nsuf;
 	if (h->ntok > 0 && h->col > 0 && h->col + w > MIME_FOLD_LEN &&
@@ -216,25 +251,51 @@ hdr_token3(struct hdr *h, const char *sep, size_t seplen, const char *pre,
 	if (h->col + w > MIME_LINE_MAX)
 		return mime_fail(h->err, h->name, "a word is too long for a "
 		    "%d-octet line", MIME_LINE_MAX);
-	if (buf_add(h->b, sep, seplen) == -1 || buf_add(h->b, pre, npre) == -1 ||
-	    buf_add(h->b, tok, toklen) == -1 || buf_add(h->b, suf, nsuf) == -1)
+	if (mb_add(h->b, sep, seplen) == -1 ||
+	    (npre > 0 && mb_add(h->b, pre, npre) == -1) ||
+	    mb_add(h->b, tok, toklen) == -1 ||
+	    (nsuf > 0 && mb_add(h->b, suf, nsuf) == -1))
 		return mime_overflow(h->err, h->name, h->b);
 	h->col += w;
 	h->ntok++;
 	return 0;
 }
 
+/* The same with NUL-terminated pre and suf. */
+static int
+hdr_token3(struct hdr *h, const char *sep, size_t seplen, const char *pre,
+    const char *tok, size_t toklen, const char *suf)
+{
+	return hdr_put(h, sep, seplen, pre, strlen(pre), tok, toklen, suf,
+	    strlen(suf));
+}
+
 static int
 hdr_token(struct hdr *h, const char *sep, size_t seplen, const char *tok,
     size_t toklen)
 {
-	return hdr_token3(h, sep, seplen, "", tok, toklen, "");
+	return hdr_put(h, sep, seplen, NULL, 0, tok, toklen, NULL, 0);
+}
+
+/* A value whose tokens all fit the current line: " " and the value as
+ * they are, which is what writing it token by token gives when nothing
+ * folds.  1 when written, 0 when it does not fit, -1 on overflow. */
+static int
+hdr_whole(struct hdr *h, const char *v, size_t n)
+{
+	if (h->col + 1 + n > MIME_FOLD_LEN)
+		return 0;
+	if (mb_add(h->b, " ", 1) == -1 || mb_add(h->b, v, n) == -1)
+		return mime_overflow(h->err, h->name, h->b);
+	h->col += 1 + n;
+	h->ntok++;
+	return 1;
 }
 
 static int
 hdr_end(struct hdr *h)
 {
-	if (buf_add(h->b, "\r\n", 2) == -1)
+	if (mb_add(h->b, "\r\n", 2) == -1)
 		return mime_overflow(h->err, h->name, h->b);
 	return 0;
 }
@@ -251,6 +312,10 @@ value_check(const char *field, const char *what, const char *v, size_t n,
 	int			 k;
 
 	while (i < n) {
+		if (p[i] >= 0x20 && p[i] < 0x7f) {
+			i++;
+			continue;
+		}
 		if (p[i] < 0x80) {
 			cp = p[i];
 			k = 1;
@@ -352,6 +417,25 @@ word_plain(const unsigned char *w, size_t n)
 	return 1;
 }
 
+/* 1 when every word of v can stand as itself (word_plain) and no run of
+ * spaces is longer than PLAIN_RUN_MAX. */
+static int
+text_plain(const unsigned char *v, size_t n)
+{
+	size_t	i, run = 0;
+
+	for (i = 0; i < n; i++) {
+		if (v[i] >= 0x80 || (v[i] == '=' && i + 1 < n &&
+		    v[i + 1] == '?'))
+			return 0;
+		if (v[i] != ' ')
+			run = 0;
+		else if (++run > PLAIN_RUN_MAX)
+			return 0;
+	}
+	return 1;
+}
+
 /*
  * Unstructured text (validated, spaces are the only whitespace).  Words
  * that cannot stand as themselves (see word_plain; too long for a line;
@@ -368,8 +452,13 @@ hdr_text(struct hdr *h, const unsigned char *v, size_t n)
 	const char	*sep;
 	size_t		 lead, tend, p, ws, we, len, run, seplen;
 	size_t		 gstart = 0, prev_we = 0, first_col = h->col;
-	int		 enc, first = 1, in_group = 0;
+	int		 enc, first = 1, in_group = 0, rc;
 
+	/* Plain words that fit the line: nothing below would encode or
+	 * fold them. */
+	if (n > 0 && v[0] != ' ' && v[n - 1] != ' ' && text_plain(v, n) &&
+	    (rc = hdr_whole(h, (const char *)v, n)) != 0)
+		return rc == 1 ? 0 : -1;
 	for (lead = 0; lead < n && v[lead] == ' '; lead++)
 		;
 	if (lead == n)
@@ -546,9 +635,13 @@ static int
 hdr_phrase(struct hdr *h, const unsigned char *s, size_t n)
 {
 	size_t	p, we;
+	int	rc;
 
 	switch (phrase_kind(s, n, h->col)) {
 	case PHRASE_ATOMS:
+		/* Words separated by single spaces. */
+		if ((rc = hdr_whole(h, (const char *)s, n)) != 0)
+			return rc == 1 ? 0 : -1;
 		for (p = 0; p < n; p = we + 1) {
 			for (we = p; we < n && s[we] != ' '; we++)
 				;
@@ -657,6 +750,7 @@ hdr_words(struct hdr *h, const char *v, size_t n)
 {
 	const char	*sep = " ";
 	size_t		 i, p, we, seplen = 1;
+	int		 rc;
 
 	if (n == 0)
 		return mime_fail(h->err, h->name, "the value is empty");
@@ -668,6 +762,8 @@ hdr_words(struct hdr *h, const char *v, size_t n)
 	if (v[0] == ' ' || v[n - 1] == ' ')
 		return mime_fail(h->err, h->name, "the value starts or ends "
 		    "with a space");
+	if ((rc = hdr_whole(h, v, n)) != 0)
+		return rc == 1 ? 0 : -1;
 	for (p = 0;;) {
 		for (we = p; we < n && v[we] != ' '; we++)
 			;
@@ -701,6 +797,14 @@ fail:
 	return -1;
 }
 
+/* v (0-99) as two decimal digits at out. */
+static void
+two_digits(char *out, int v)
+{
+	out[0] = (char)('0' + v / 10);
+	out[1] = (char)('0' + v % 10);
+}
+
 int
 mime_date(time_t t, char out[MIME_DATE_LEN])
 {
@@ -717,9 +821,22 @@ mime_date(time_t t, char out[MIME_DATE_LEN])
 	    tm.tm_year > 9999 - 1900 || tm.tm_wday < 0 || tm.tm_wday > 6 ||
 	    tm.tm_mon < 0 || tm.tm_mon > 11)
 		return -1;
-	(void)snprintf(out, MIME_DATE_LEN, "%s, %02d %s %04d %02d:%02d:%02d "
-	    "+0000", wday[tm.tm_wday], tm.tm_mday, mon[tm.tm_mon],
-	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	/* "Www, DD Mmm YYYY hh:mm:ss +0000", without the locale. */
+	memcpy(out, wday[tm.tm_wday], 3);
+	memcpy(out + 3, ", ", 2);
+	two_digits(out + 5, tm.tm_mday);
+	out[7] = ' ';
+	memcpy(out + 8, mon[tm.tm_mon], 3);
+	out[11] = ' ';
+	two_digits(out + 12, (tm.tm_year + 1900) / 100);
+	two_digits(out + 14, (tm.tm_year + 1900) % 100);
+	out[16] = ' ';
+	two_digits(out + 17, tm.tm_hour);
+	out[19] = ':';
+	two_digits(out + 20, tm.tm_min);
+	out[22] = ':';
+	two_digits(out + 23, tm.tm_sec);
+	memcpy(out + 25, " +0000", 7);
 	return 0;
 }
 
@@ -737,7 +854,7 @@ struct stage {
 static void
 st_flush(struct stage *st)
 {
-	if (st->n > 0 && buf_add(st->b, st->d, st->n) == -1)
+	if (st->n > 0 && mb_add(st->b, st->d, st->n) == -1)
 		st->fail = 1;
 	st->n = 0;
 }
@@ -805,92 +922,257 @@ mime_base64_encode(struct buf *out, const void *in, size_t len, int wrap)
 
 /* "." or "From " at i, which QP encodes at the start of a line (mbox
  * writers and careless SMTP hops mangle both). */
-static int
+static inline int
 qp_linestart(const unsigned char *s, size_t i, size_t n)
 {
 	return s[i] == '.' ||
 	    (s[i] == 'F' && n - i >= 5 && memcmp(s + i, "From ", 5) == 0);
 }
 
-/* Octets quoted-printable copies as they are: printable ASCII but '='. */
-static const unsigned char qp_plain[256] = {
-	['!' ... '<'] = 1, ['>' ... '~'] = 1,
+/* Octets QP copies as they are anywhere but at the end of a line: printable
+ * ASCII but '=', and SP and TAB (encoded only before a line end). */
+static const unsigned char qp_safe[256] = {
+	['\t'] = 1, [' ' ... '<'] = 1, ['>' ... '~'] = 1,
 };
 
+/* The high bit of each of the eight octets of w (first in memory lowest)
+ * that is not printable ASCII (>= 0x80, < 0x20, 0x7f) or is '=', exact up
+ * to the first such octet: borrows and carries start only at one.  TAB
+ * counts as not printable here; the table decides. */
+static inline uint64_t
+qp_word_unsafe(uint64_t w)
+{
+	return (w | (w - 0x20 * OCTETS_ONE) | (w + OCTETS_ONE) |
+	    ((w ^ ('=' * OCTETS_ONE)) - OCTETS_ONE)) & OCTETS_HIGH;
+}
+
+#ifdef __SSE2__
+/* Bit i set when octet i of the 16 at p is not printable ASCII (< 0x20 or
+ * >= 0x80, as signed < 0x20; 0x7f) or, when eq, is '='. */
+static inline unsigned
+octets16_flags(const unsigned char *p, int eq)
+{
+	__m128i	x = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i	m;
+
+	m = _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x20)),
+	    _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)));
+	if (eq)
+		m = _mm_or_si128(m, _mm_cmpeq_epi8(x, _mm_set1_epi8('=')));
+	return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
+/* Copy the octets at p that QP writes as they are, at most lim of them,
+ * to d; avail octets are readable at p.  Returns how many.  Writes up to
+ * 16 octets past that many (d must have lim + 16 of room). */
+static inline size_t
+qp_copy_run(char *d, const unsigned char *p, size_t lim, size_t avail)
+{
+	uint64_t	w, m;
+	size_t		k = 0;
+#ifdef __SSE2__
+	unsigned	m16;
+
+	while (k < lim && avail - k >= 16) {
+		memcpy(d + k, p + k, 16);
+		m16 = octets16_flags(p + k, 1);
+		if (lim - k < 16)
+			m16 |= ~0u << (lim - k);
+		if (m16 != 0)
+			return k + (size_t)__builtin_ctz(m16);
+		k += 16;
+	}
+#endif
+	while (k < lim) {
+		if (avail - k < 8) {
+			while (k < lim && qp_safe[p[k]]) {
+				d[k] = (char)p[k];
+				k++;
+			}
+			return k;
+		}
+		memcpy(&w, p + k, 8);
+		memcpy(d + k, &w, 8);
+		m = qp_word_unsafe(w);
+		if (lim - k < 8)
+			m |= OCTETS_HIGH << (8 * (lim - k));
+		if (m != 0)
+			return k + (size_t)__builtin_ctzll(m) / 8;
+		k += 8;
+	}
+	return k;
+}
+
+/* "=XX" of every octet, and a NUL so that one 4-byte copy writes it. */
+#define QP_ENC16(h) \
+	{ '=', h, '0' }, { '=', h, '1' }, { '=', h, '2' }, { '=', h, '3' }, \
+	{ '=', h, '4' }, { '=', h, '5' }, { '=', h, '6' }, { '=', h, '7' }, \
+	{ '=', h, '8' }, { '=', h, '9' }, { '=', h, 'A' }, { '=', h, 'B' }, \
+	{ '=', h, 'C' }, { '=', h, 'D' }, { '=', h, 'E' }, { '=', h, 'F' }
+static const char qp_enc[256][4] = {
+	QP_ENC16('0'), QP_ENC16('1'), QP_ENC16('2'), QP_ENC16('3'),
+	QP_ENC16('4'), QP_ENC16('5'), QP_ENC16('6'), QP_ENC16('7'),
+	QP_ENC16('8'), QP_ENC16('9'), QP_ENC16('A'), QP_ENC16('B'),
+	QP_ENC16('C'), QP_ENC16('D'), QP_ENC16('E'), QP_ENC16('F'),
+};
+#undef QP_ENC16
+
+/* 1 when s[i] (i <= n) ends a line: CR, LF or the end. */
+static inline int
+qp_eol(const unsigned char *s, size_t i, size_t n)
+{
+	return i == n || s[i] == '\r' || s[i] == '\n';
+}
+
+/* Write s[i...] while each octet needs =XX (non-ASCII text) or is a TAB
+ * that does not end its line, and fits before column 76 (one byte of
+ * room past what it writes).  Returns where it stopped; *op and *colp
+ * follow.  An encoded octet may end its line: it is written the same. */
+static inline size_t
+qp_enc_run(char **op, size_t *colp, const unsigned char *s, size_t i,
+    size_t n)
+{
+	char		*o = *op;
+	size_t		 col = *colp;
+	unsigned char	 c;
+
+	for (; i < n; i++) {
+		c = s[i];
+		if (c == '\t') {
+			if (col + 1 > QP_LINE - 1 || qp_eol(s, i + 1, n))
+				break;
+			*o++ = '\t';
+			col++;
+		} else if (qp_safe[c] || c == '\r' || c == '\n' ||
+		    col + 3 > QP_LINE - 1)
+			break;
+		else {
+			memcpy(o, qp_enc[c], 4);
+			o += 3;
+			col += 3;
+		}
+	}
+	*op = o;
+	*colp = col;
+	return i;
+}
+
+/*
+ * Line by line.  Within a line, octets are copied (runs of them sixteen
+ * at a time) or written =XX while they fit before column 76, which gives
+ * what RFC 2045 6.7 asks for: a run that took the line's last octet gives
+ * it back when it is SP or TAB (encoded there).  What needs more context
+ * - the octet that would pass column 75 (a soft break first, unless it
+ * ends the line and fits column 76), "." or "From " at the start of an
+ * output line, SP/TAB before a line end - goes one at a time through the
+ * rules.  Output goes through o, a cursor in the stage, synchronised with
+ * st.n around each flush.
+ */
 int
 mime_qp_encode(struct buf *out, const void *in, size_t len)
 {
 	struct stage		 st;
 	const unsigned char	*s = in;
-	size_t			 i = 0, col = 0, tl;
+	char			*o, *oend;
+	size_t			 i = 0, col, tl, k, lim;
 	unsigned char		 c;
 	int			 enc, eol;
 
 	st_init(&st, out);
+	o = st.d;
+	oend = st.d + sizeof(st.d);
 	while (i < len) {
-		c = s[i];
-		st_room(&st, 8);
-		if (c == '\r' || c == '\n') {
-			st.d[st.n++] = '\r';
-			st.d[st.n++] = '\n';
-			col = 0;
-			i += (c == '\r' && i + 1 < len && s[i + 1] == '\n') ?
-			    2 : 1;
-			continue;
-		}
-		eol = i + 1 == len || s[i + 1] == '\r' || s[i + 1] == '\n';
-		if (c == ' ' || c == '\t')
-			enc = eol;
-		else
-			enc = c < 33 || c > 126 || c == '=';
-		if (col == 0 && qp_linestart(s, i, len))
-			enc = 1;
-		tl = enc ? 3 : 1;
-		/* Room for the "=" of a soft break unless the line ends. */
-		if (col + tl > (eol ? QP_LINE : QP_LINE - 1)) {
-			st.d[st.n++] = '=';
-			st.d[st.n++] = '\r';
-			st.d[st.n++] = '\n';
-			col = 0;
-			if (qp_linestart(s, i, len)) {
-				enc = 1;
-				tl = 3;
+		col = 0;
+		while (!qp_eol(s, i, len)) {
+			/* At most 75 columns (and 16 written past them),
+			 * then one octet of up to 6; or a line end. */
+			if (oend - o < QP_LINE + 24) {
+				st.n = (size_t)(o - st.d);
+				st_flush(&st);
+				o = st.d;
 			}
-		}
-		if (enc) {
-			st.d[st.n++] = '=';
-			st.d[st.n++] = mime_hex[c >> 4];
-			st.d[st.n++] = mime_hex[c & 15];
+			if (col > 0 || !qp_linestart(s, i, len)) {
+				for (;;) {
+					lim = QP_LINE - 1 - col;
+					if (lim > len - i)
+						lim = len - i;
+					k = qp_copy_run(o, s + i, lim, len - i);
+					o += k;
+					col += k;
+					i += k;
+					if (qp_eol(s, i, len)) {
+						if (k > 0 && (s[i - 1] == ' ' ||
+						    s[i - 1] == '\t')) {
+							o--;
+							col--;
+							i--;
+						}
+						break;
+					}
+					if (k == lim)
+						break;
+					/* s[i] is TAB or needs =XX: most
+					 * often a lone '=' (HTML
+					 * attributes), written here. */
+					if (s[i] == '=' && col + 3 <= QP_LINE -
+					    1) {
+						memcpy(o, "=3D", 3);
+						o += 3;
+						col += 3;
+						i++;
+						continue;
+					}
+					if ((k = qp_enc_run(&o, &col, s, i,
+					    len)) == i)
+						break;
+					i = k;
+				}
+				if (qp_eol(s, i, len))
+					break;
+			}
+			c = s[i];
+			eol = qp_eol(s, i + 1, len);
+			if (c == ' ' || c == '\t')
+				enc = eol;
+			else
+				enc = c < 33 || c > 126 || c == '=';
+			if (col == 0 && qp_linestart(s, i, len))
+				enc = 1;
+			tl = enc ? 3 : 1;
+			/* Room for the "=" of a soft break unless the line
+			 * ends. */
+			if (col + tl > (eol ? QP_LINE : QP_LINE - 1)) {
+				memcpy(o, "=\r\n", 3);
+				o += 3;
+				col = 0;
+				if (qp_linestart(s, i, len)) {
+					enc = 1;
+					tl = 3;
+				}
+			}
+			if (enc) {
+				memcpy(o, qp_enc[c], 4);
+				o += 3;
+			} else
+				*o++ = (char)c;
 			col += tl;
 			i++;
-			continue;
 		}
-		st.d[st.n++] = (char)c;
-		col++;
-		i++;
-		/* Fast path: a run of printable octets that need no encoding
-		 * is copied whole, up to the room left on the line (one
-		 * column kept for a soft break, and the run's last octet left
-		 * to the slow path in case it ends a line). */
-		while (i + 1 < len && col < QP_LINE - 2) {
-			size_t	room = QP_LINE - 2 - col, k = 0;
-
-			if (room > sizeof(st.d) - st.n - 8)
-				room = sizeof(st.d) - st.n - 8;
-			if (room > len - i - 1)
-				room = len - i - 1;
-			while (k < room && qp_plain[s[i + k]])
-				k++;
-			if (k == 0)
-				break;
-			memcpy(st.d + st.n, s + i, k);
-			st.n += k;
-			col += k;
-			i += k;
-			if (sizeof(st.d) - st.n < 16)
-				break;
+		if (i == len)
+			break;
+		/* A line end: CR, LF or CRLF (room: see above). */
+		if (oend - o < 2) {
+			st.n = (size_t)(o - st.d);
+			st_flush(&st);
+			o = st.d;
 		}
+		o[0] = '\r';
+		o[1] = '\n';
+		o += 2;
+		i += s[i] == '\r' && i + 1 < len && s[i + 1] == '\n' ? 2 : 1;
 	}
+	st.n = (size_t)(o - st.d);
 	return st_done(&st);
 }
 
@@ -976,7 +1258,7 @@ mime_body_encode(struct buf *out, const char *body, size_t len,
 	case MIME_CTE_QP:
 		if (mime_qp_encode(out, s, len) == -1 || (len > 0 &&
 		    s[len - 1] != '\n' && s[len - 1] != '\r' &&
-		    buf_add(out, "\r\n", 2) == -1))
+		    mb_add(out, "\r\n", 2) == -1))
 			goto fail;
 		return 0;
 	case MIME_CTE_BASE64:
@@ -1101,57 +1383,77 @@ body_check(const char *field, const char *body, size_t len,
 	const unsigned char	*s = (const unsigned char *)body;
 	size_t			 i, lstart = 0, maxline = 0, nonascii = 0;
 	size_t			 neol = 0, ncrlf = 0, total, qp_est, b64_est;
-	uint64_t		 w, x;
-	int			 k = 1;
-	unsigned char		 c = 0;
+	uint64_t		 w, m;
+#ifdef __SSE2__
+	unsigned		 m16;
+#endif
+	int			 k;
+	unsigned char		 c;
 
 	if (body == NULL && len > 0)
 		return mime_fail(err, field, "the body is missing");
 	i = 0;
 	while (i < len) {
-		/* Printable ASCII eight octets at a time while none is
-		 * >= 0x80, < 0x20 or DEL (the common case in Latin text). */
-		while (len - i >= 8) {
+		/* Printable ASCII eight octets at a time, else straight to
+		 * the first octet that is not (>= 0x80, < 0x20 or DEL): the
+		 * flag of the first is exact, borrows and carries start only
+		 * at flagged octets. */
+#ifdef __SSE2__
+		if (len - i >= 16) {
+			if ((m16 = octets16_flags(s + i, 0)) == 0) {
+				i += 16;
+				continue;
+			}
+			i += (size_t)__builtin_ctz(m16);
+		} else
+#endif
+		if (len - i >= 8) {
 			memcpy(&w, s + i, 8);
-			x = w ^ 0x7f7f7f7f7f7f7f7fULL;
-			if ((w | ((w - 0x2020202020202020ULL) & ~w) |
-			    ((x - 0x0101010101010101ULL) & ~x)) &
-			    0x8080808080808080ULL)
-				break;
-			i += 8;
+			m = (w | (w - 0x20 * OCTETS_ONE) | (w + OCTETS_ONE)) &
+			    OCTETS_HIGH;
+			if (m == 0) {
+				i += 8;
+				continue;
+			}
+			i += (size_t)__builtin_ctzll(m) / 8;
 		}
-		/* Then character by character up to a line end. */
-		while (i < len) {
-			c = s[i];
-			if (c < 0x80) {
-				if (body_flag[c] != 0)
-					break;
+		c = s[i];
+		if (c < 0x80) {
+			if (body_flag[c] == 0) {
 				i++;
-			} else if (c >= 0xc3 && c <= 0xdf && i + 1 < len &&
-			    (s[i + 1] & 0xc0) == 0x80) {
-				/* Two octets (Arabic, Cyrillic, ...), not
-				 * C2, which may lead a C1 control. */
-				i += 2;
-				nonascii += 2;
-			} else if ((k = u8_seq(s + i, len - i)) > 0) {
-				i += (size_t)k;
-				nonascii += (size_t)k;
-			} else
-				break;
-		}
-		if (i == len)
-			break;
-		/* Stopped on bad UTF-8 (k <= 0) or a refused control. */
-		if (k <= 0 || body_flag[c] == 1)
-			break;
-		/* A CR or LF: a line ends (an LF after CR ends none). */
-		if (i - lstart > maxline)
-			maxline = i - lstart;
-		lstart = i + 1;
-		neol++;
-		if (c == '\n' && i > 0 && s[i - 1] == '\r')
-			ncrlf++;
-		i++;
+				continue;
+			}
+			if (body_flag[c] == 1)
+				break;	/* a refused control */
+			/* A CR or LF: a line ends (an LF after CR ends
+			 * none). */
+			if (i - lstart > maxline)
+				maxline = i - lstart;
+			lstart = i + 1;
+			neol++;
+			if (c == '\n' && i > 0 && s[i - 1] == '\r')
+				ncrlf++;
+			i++;
+		} else if (c >= 0xc3 && c <= 0xdf && i + 1 < len &&
+		    (s[i + 1] & 0xc0) == 0x80) {
+			/* Two octets (Arabic, Cyrillic, ...), not C2, which
+			 * may lead a C1 control; and the rest of such a
+			 * text's words and the spaces between them. */
+			do {
+				if (s[i] == ' ')
+					i++;
+				else {
+					i += 2;
+					nonascii += 2;
+				}
+			} while (i + 1 < len && (s[i] == ' ' ||
+			    (s[i] >= 0xc3 && s[i] <= 0xdf &&
+			    (s[i + 1] & 0xc0) == 0x80)));
+		} else if ((k = u8_seq(s + i, len - i)) > 0) {
+			i += (size_t)k;
+			nonascii += (size_t)k;
+		} else
+			break;	/* not UTF-8, or a C1 control */
 	}
 	if (i < len) {
 		if (body_diagnose(field, body, len, err) == 0)
@@ -1204,14 +1506,18 @@ msgid_ok(const char *id)
 static int
 url_ok(const char *u, const char *scheme)
 {
-	size_t	i, n, k = strlen(scheme);
+	static const unsigned char	ok[256] = {
+		['!'] = 1, ['#' ... '+'] = 1, ['-' ... ';'] = 1, ['='] = 1,
+		['?' ... '~'] = 1,
+	};
+	const unsigned char		*p = (const unsigned char *)u;
+	size_t				 n, k = strlen(scheme);
 
-	if ((n = strlen(u)) <= k || n > URL_MAX || strncasecmp(u, scheme, k))
+	for (n = 0; ok[p[n]]; n++)
+		;
+	if (p[n] != '\0' || n <= k || n > URL_MAX ||
+	    strncasecmp(u, scheme, k))
 		return 0;
-	for (i = 0; i < n; i++)
-		if (u[i] < 0x21 || u[i] > 0x7e || u[i] == '<' || u[i] == '>' ||
-		    u[i] == '"' || u[i] == ',')
-			return 0;
 	return 1;
 }
 
@@ -1278,7 +1584,16 @@ mime_boundary(const struct mime_msg *m, char *out, size_t len)
 		hash = (hash ^ (unsigned char)*p) * 0x100000001b3ULL;
 	for (i = 0; i < 8; i++, t >>= 8)
 		hash = (hash ^ (t & 0xff)) * 0x100000001b3ULL;
-	(void)snprintf(out, len, "=_or_%016llx", (unsigned long long)hash);
+	/* "=_or_" and the hash in 16 lower-case hex digits. */
+	if (len < 22) {
+		if (len > 0)
+			out[0] = '\0';
+		return;
+	}
+	memcpy(out, "=_or_", 5);
+	for (i = 0; i < 16; i++)
+		out[5 + i] = "0123456789abcdef"[(hash >> (60 - 4 * i)) & 15];
+	out[21] = '\0';
 }
 
 static const char *
@@ -1292,12 +1607,12 @@ cte_name(enum mime_cte cte)
 static int
 part_headers(struct buf *out, const char *type, enum mime_cte cte)
 {
-	if (buf_adds(out, "Content-Type: ") == -1 ||
-	    buf_adds(out, type) == -1 ||
-	    buf_adds(out, "; charset=utf-8\r\nContent-Transfer-Encoding: ") ==
-	    -1 || buf_adds(out, cte_name(cte)) == -1)
+	if (mb_adds(out, "Content-Type: ") == -1 ||
+	    mb_adds(out, type) == -1 ||
+	    mb_adds(out, "; charset=utf-8\r\nContent-Transfer-Encoding: ") ==
+	    -1 || mb_adds(out, cte_name(cte)) == -1)
 		return -1;
-	return buf_add(out, "\r\n", 2);
+	return mb_add(out, "\r\n", 2);
 }
 
 static int
@@ -1402,29 +1717,29 @@ mime_message(const struct mime_msg *m, struct buf *out,
 
 	if (!multi) {
 		if (part_headers(out, "text/plain", tcte) == -1 ||
-		    buf_add(out, "\r\n", 2) == -1 ||
+		    mb_add(out, "\r\n", 2) == -1 ||
 		    mime_body_encode(out, m->text, tlen, tcte) == -1)
 			goto overflow;
 		return 0;
 	}
 	mime_boundary(m, bnd, sizeof(bnd));
-	if (buf_adds(out, "Content-Type: multipart/alternative; "
-	    "boundary=\"") == -1 || buf_adds(out, bnd) == -1 ||
-	    buf_adds(out, "\"\r\n\r\n") == -1)
+	if (mb_adds(out, "Content-Type: multipart/alternative; "
+	    "boundary=\"") == -1 || mb_adds(out, bnd) == -1 ||
+	    mb_adds(out, "\"\r\n\r\n") == -1)
 		goto overflow;
 	for (i = 0; i < 2; i++) {
-		if (buf_add(out, "--", 2) == -1 || buf_adds(out, bnd) == -1 ||
-		    buf_add(out, "\r\n", 2) == -1 ||
+		if (mb_add(out, "--", 2) == -1 || mb_adds(out, bnd) == -1 ||
+		    mb_add(out, "\r\n", 2) == -1 ||
 		    part_headers(out, i == 0 ? "text/plain" : "text/html",
 		    i == 0 ? tcte : hcte) == -1 ||
-		    buf_add(out, "\r\n", 2) == -1 ||
+		    mb_add(out, "\r\n", 2) == -1 ||
 		    mime_body_encode(out, i == 0 ? m->text : m->html,
 		    i == 0 ? tlen : hlen, i == 0 ? tcte : hcte) == -1 ||
-		    buf_add(out, "\r\n", 2) == -1)
+		    mb_add(out, "\r\n", 2) == -1)
 			goto overflow;
 	}
-	if (buf_add(out, "--", 2) == -1 || buf_adds(out, bnd) == -1 ||
-	    buf_add(out, "--\r\n", 4) == -1)
+	if (mb_add(out, "--", 2) == -1 || mb_adds(out, bnd) == -1 ||
+	    mb_add(out, "--\r\n", 4) == -1)
 		goto overflow;
 	return 0;
 overflow:

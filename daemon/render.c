@@ -1,9 +1,13 @@
 /* render.c - notices: template sets loaded from templates.dir, the
  * language chain, the context and the rendered parts (see render.h).
- * The sets own their compiled templates, the partials registry and three
- * small caches (raw tag -> canonical tag, (language, zone) -> ICU date
- * formatters, (language, zone, time) -> formatted date object), so that a
- * notice costs no ICU call once its event has been seen in its language.
+ * The sets own their compiled templates, the partials registry and small
+ * caches (raw tag -> canonical tag, (language, zone) -> ICU date
+ * formatters, (language, zone, time) -> formatted date object, (event,
+ * language chain, template language) -> the context's event part, post ->
+ * the context's post object), so that a notice costs no ICU call once its
+ * event has been seen in its language, and builds only its own part of
+ * the context (contact, unsubscribe_url) once the event has been seen
+ * with its chain.  Cached parts are shared, read-only, by the contexts.
  *
  * Context of every notice (one json_t, so every channel uses the same):
  *   lang, dir ("ltr"/"rtl"), content_language, unsubscribe_url (if any),
@@ -49,6 +53,9 @@
 #define FMT_SLOTS	16
 #define PAT_SLOTS	16
 #define OTHER_MAX	8	/* used languages outside the chain */
+#define EVPART_SLOTS	16	/* (event, chain, language) context parts */
+#define POST_SLOTS	4	/* post objects */
+#define POST_FIELDS	6
 
 enum rfile {
 	RF_SUBJECT,
@@ -113,21 +120,6 @@ struct date_slot {
 	json_t		*obj;
 };
 
-struct render_sets {
-	char				*dir;
-	struct rset			*sets;	/* sorted by type */
-	size_t				 nsets;
-	const struct rset		*def;
-	struct template_partials	*partials;
-	struct canon_slot		 canon[CANON_SLOTS];
-	struct pat_slot			 pat[PAT_SLOTS];
-	size_t				 pat_next;
-	struct fmt_slot			 fmt[FMT_SLOTS];
-	size_t				 fmt_next;
-	struct date_slot		 date[DATE_SLOTS];
-	uint64_t			 clock;	/* LRU of canon, date */
-};
-
 /* Languages a notice used: chain places as bits, others in order. */
 struct used {
 	uint64_t	chain;
@@ -135,8 +127,65 @@ struct used {
 	char		other[OTHER_MAX][RENDER_TAG_MAX];
 };
 
+/* The part of a context that depends only on the event, the language
+ * chain and the template language: the event object and lang, dir and
+ * content_language.  The key is the event's document, of which the slot
+ * holds a reference so that no other document can take its address while
+ * the slot lives, and what event_parse derived from it. */
+struct evpart_slot {
+	uint64_t		 used;	/* clock of the last use; 0 empty */
+	json_t			*doc;	/* key: the event (a reference)... */
+	unsigned char		 sha256[32];
+	char			*ev_lang;
+	char			*topic;
+	int			 priority;
+	int			 status;
+	int64_t			 starts_at_ms;
+	int64_t			 ends_at_ms;
+	const struct rlang	*l;	/* ...the template language... */
+	struct render_chain	 chain;	/* ...and the chain */
+	json_t			*event;	/* the value: context parts */
+	json_t			*lang;
+	json_t			*dir;
+	json_t			*content_language;
+	char			 cl[RENDER_CLANG_MAX];
+};
+
+struct post_slot {
+	uint64_t	 used;			/* 0 empty */
+	char		*field[POST_FIELDS];	/* key: copies, NULL for none */
+	json_t		*obj;
+};
+
+struct render_sets {
+	char				*dir;
+	struct rset			*sets;	/* sorted by type */
+	size_t				 nsets;
+	const struct rset		*def;
+	struct template_partials	*partials;
+	/* Look-ups of the renders, kept across notices: all the context
+	 * but its root and contact objects comes from the caches below,
+	 * so those two are forgotten before the next notice, and the
+	 * whole memo when a cache slot lets its objects go. */
+	struct template_memo		*memo;
+	const json_t			*memo_root;	/* not owned */
+	const json_t			*memo_contact;
+	int				 memo_stale;	/* clear it first */
+	struct canon_slot		 canon[CANON_SLOTS];
+	struct pat_slot			 pat[PAT_SLOTS];
+	size_t				 pat_next;
+	struct fmt_slot			 fmt[FMT_SLOTS];
+	size_t				 fmt_next;
+	struct date_slot		 date[DATE_SLOTS];
+	struct evpart_slot		 evpart[EVPART_SLOTS];
+	struct post_slot		 post[POST_SLOTS];
+	uint64_t			 clock;	/* LRU of the caches */
+};
+
 static void	seterr(char *, size_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
+static void	evpart_clear(struct evpart_slot *);
+static void	post_clear(struct post_slot *);
 
 static void
 seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -707,7 +756,8 @@ render_load(const char *dir, char *err, size_t errlen)
 	}
 	if ((rs = calloc(1, sizeof(*rs))) == NULL ||
 	    (rs->dir = strdup(dir)) == NULL ||
-	    (rs->partials = template_partials_new()) == NULL) {
+	    (rs->partials = template_partials_new()) == NULL ||
+	    (rs->memo = template_memo_new()) == NULL) {
 		seterr(err, errlen, "%s: out of memory", dir);
 		goto out;
 	}
@@ -788,6 +838,7 @@ render_free(struct render_sets *rs)
 	}
 	free(rs->sets);
 	template_partials_free(rs->partials);
+	template_memo_free(rs->memo);
 	for (i = 0; i < FMT_SLOTS; i++)
 		for (k = 0; k < DF_N; k++)
 			if (rs->fmt[i].f[k] != NULL)
@@ -796,6 +847,10 @@ render_free(struct render_sets *rs)
 		free(rs->date[i].iso);
 		json_decref(rs->date[i].obj);
 	}
+	for (i = 0; i < EVPART_SLOTS; i++)
+		evpart_clear(&rs->evpart[i]);
+	for (i = 0; i < POST_SLOTS; i++)
+		post_clear(&rs->post[i]);
 	free(rs->dir);
 	free(rs);
 }
@@ -1356,6 +1411,175 @@ content_language(const struct notice *nt, char *cl)
 		clang_add(cl, nt->used.other[i]);
 }
 
+static int
+str_eq(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static char *
+str_dup(const char *s, int *fail)
+{
+	char	*d;
+
+	if (s == NULL)
+		return NULL;
+	if ((d = strdup(s)) == NULL)
+		*fail = 1;
+	return d;
+}
+
+static void
+evpart_clear(struct evpart_slot *e)
+{
+	json_decref(e->doc);
+	free(e->ev_lang);
+	free(e->topic);
+	json_decref(e->event);
+	json_decref(e->lang);
+	json_decref(e->dir);
+	json_decref(e->content_language);
+	memset(e, 0, sizeof(*e));
+}
+
+static int
+evpart_match(const struct evpart_slot *e, const struct render_in *in,
+    const struct rlang *l, const struct render_chain *c)
+{
+	const struct event	*ev = in->event;
+	size_t			 i;
+
+	if (e->used == 0 || e->doc != ev->doc || e->l != l ||
+	    e->chain.n != c->n || e->priority != (int)ev->priority ||
+	    e->status != (int)ev->status ||
+	    e->starts_at_ms != ev->starts_at_ms ||
+	    e->ends_at_ms != ev->ends_at_ms ||
+	    memcmp(e->sha256, ev->sha256, sizeof(e->sha256)) != 0 ||
+	    !str_eq(e->ev_lang, ev->lang) || !str_eq(e->topic, in->topic))
+		return 0;
+	for (i = 0; i < c->n; i++)
+		if (strcmp(e->chain.tag[i], c->tag[i]) != 0)
+			return 0;
+	return 1;
+}
+
+/*
+ * The context's event part for this notice: from the cache, else built
+ * (event_object, then content_language from the languages used) into the
+ * least recently used slot.  The slot is owned by the sets; NULL when the
+ * event object cannot be built (memory, a date ICU cannot format).
+ */
+static const struct evpart_slot *
+evpart_get(struct notice *nt, const struct render_in *in)
+{
+	struct render_sets	*rs = nt->rs;
+	struct evpart_slot	*e, *victim = &rs->evpart[0];
+	const struct event	*ev = in->event;
+	size_t			 i;
+	int			 fail = 0;
+
+	for (i = 0; i < EVPART_SLOTS; i++) {
+		e = &rs->evpart[i];
+		if (evpart_match(e, in, nt->l, &nt->chain)) {
+			e->used = ++rs->clock;
+			return e;
+		}
+		if (e->used < victim->used)
+			victim = e;
+	}
+	e = victim;
+	if (e->used != 0)
+		rs->memo_stale = 1;	/* its objects may go */
+	evpart_clear(e);
+	if ((e->event = event_object(nt, in)) == NULL)
+		return NULL;
+	content_language(nt, e->cl);
+	e->lang = json_string_nocheck(nt->l->tag);
+	e->dir = json_string_nocheck(nt->l->rtl ? "rtl" : "ltr");
+	e->content_language = json_string_nocheck(e->cl);
+	e->ev_lang = str_dup(ev->lang, &fail);
+	e->topic = str_dup(in->topic, &fail);
+	if (e->lang == NULL || e->dir == NULL || e->content_language == NULL ||
+	    fail) {
+		evpart_clear(e);
+		return NULL;
+	}
+	e->doc = json_incref(ev->doc);
+	memcpy(e->sha256, ev->sha256, sizeof(e->sha256));
+	e->priority = (int)ev->priority;
+	e->status = (int)ev->status;
+	e->starts_at_ms = ev->starts_at_ms;
+	e->ends_at_ms = ev->ends_at_ms;
+	e->l = nt->l;
+	e->chain.n = nt->chain.n;
+	for (i = 0; i < nt->chain.n; i++)
+		memcpy(e->chain.tag[i], nt->chain.tag[i], RENDER_TAG_MAX);
+	e->used = ++rs->clock;
+	return e;
+}
+
+static void
+post_clear(struct post_slot *ps)
+{
+	size_t	i;
+
+	for (i = 0; i < POST_FIELDS; i++)
+		free(ps->field[i]);
+	json_decref(ps->obj);
+	memset(ps, 0, sizeof(*ps));
+}
+
+/* The post object (a new reference): shared through the sets' cache,
+ * keyed by the post's strings. */
+static json_t *
+post_get(struct render_sets *rs, const struct cfg_post *p)
+{
+	struct post_slot	*ps, *victim = &rs->post[0];
+	const char		*f[POST_FIELDS];
+	size_t			 i, k;
+	int			 fail = 0;
+
+	if (p == NULL) {
+		rs->memo_stale = 1;	/* not from the cache */
+		return post_object(NULL);
+	}
+	f[0] = p->id;
+	f[1] = p->name;
+	f[2] = p->address;
+	f[3] = p->phone;
+	f[4] = p->email;
+	f[5] = p->website;
+	for (i = 0; i < POST_SLOTS; i++) {
+		ps = &rs->post[i];
+		for (k = 0; ps->used != 0 && k < POST_FIELDS; k++)
+			if (!str_eq(ps->field[k], f[k]))
+				break;
+		if (ps->used != 0 && k == POST_FIELDS) {
+			ps->used = ++rs->clock;
+			return json_incref(ps->obj);
+		}
+		if (ps->used < victim->used)
+			victim = ps;
+	}
+	ps = victim;
+	if (ps->used != 0)
+		rs->memo_stale = 1;	/* its object may go */
+	post_clear(ps);
+	if ((ps->obj = post_object(p)) == NULL)
+		return NULL;
+	for (k = 0; k < POST_FIELDS; k++)
+		ps->field[k] = str_dup(f[k], &fail);
+	if (fail) {
+		post_clear(ps);
+		rs->memo_stale = 1;	/* not from the cache */
+		return post_object(p);
+	}
+	ps->used = ++rs->clock;
+	return json_incref(ps->obj);
+}
+
 /* The contact's id for messages: only when it has the id grammar. */
 static const char *
 contact_id(const json_t *contact)
@@ -1429,6 +1653,8 @@ render_notice(struct render_sets *rs, const struct render_in *in, int flags,
 {
 	struct template_error	 terr;
 	struct notice		 ntice, *nt = &ntice;
+	const struct evpart_slot *ep;
+	const json_t		*mine[2];
 	const struct rlang	*l;
 	const struct rset	*ts;
 	const char		*langs[RENDER_CHAIN_MAX], *type, *cid = "?";
@@ -1437,7 +1663,8 @@ render_notice(struct render_sets *rs, const struct render_in *in, int flags,
 	size_t			 i, nlangs = 0;
 	int			 rc = -1, f;
 
-	seterr(err, errlen, "%s", "");
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
 	if (rs == NULL || in == NULL || out == NULL || in->event == NULL ||
 	    in->event->doc == NULL || in->event->type == NULL) {
 		seterr(err, errlen, "render: no templates or no event given");
@@ -1471,21 +1698,25 @@ render_notice(struct render_sets *rs, const struct render_in *in, int flags,
 	copy_str(out->lang, sizeof(out->lang), l->tag);
 	out->rtl = l->rtl;
 
+	/* The previous notice's own objects are about to go. */
+	mine[0] = rs->memo_root;
+	mine[1] = rs->memo_contact;
+	template_memo_forget(rs->memo, mine, 2);
+	rs->memo_root = rs->memo_contact = NULL;
 	if ((ctx = json_object()) == NULL ||
-	    put_new(ctx, "event", event_object(nt, in)) == -1) {
+	    (ep = evpart_get(nt, in)) == NULL ||
+	    put(ctx, "event", ep->event) == -1) {
 		seterr(err, errlen, "render: event %s for contact %s: %s/%s: "
 		    "cannot build the context (out of memory or a date ICU "
 		    "cannot format)", eid, cid, type, l->tag);
 		goto out;
 	}
-	content_language(nt, out->content_language);
-	if (put_new(ctx, "lang", json_string_nocheck(l->tag)) == -1 ||
-	    put_new(ctx, "dir", json_string_nocheck(l->rtl ? "rtl" :
-	    "ltr")) == -1 ||
-	    put_new(ctx, "content_language",
-	    json_string_nocheck(out->content_language)) == -1 ||
+	memcpy(out->content_language, ep->cl, sizeof(out->content_language));
+	if (put(ctx, "lang", ep->lang) == -1 ||
+	    put(ctx, "dir", ep->dir) == -1 ||
+	    put(ctx, "content_language", ep->content_language) == -1 ||
 	    put_new(ctx, "contact", contact_object(in->contact)) == -1 ||
-	    put_new(ctx, "post", post_object(in->post)) == -1 ||
+	    put_new(ctx, "post", post_get(rs, in->post)) == -1 ||
 	    (in->unsubscribe_url != NULL && put_new(ctx, "unsubscribe_url",
 	    json_string(in->unsubscribe_url)) == -1)) {
 		seterr(err, errlen, "render: event %s for contact %s: %s/%s: "
@@ -1501,6 +1732,12 @@ render_notice(struct render_sets *rs, const struct render_in *in, int flags,
 	buf_reset(&out->subject);
 	buf_reset(&out->text);
 	buf_reset(&out->html);
+	if (rs->memo_stale) {
+		template_memo_clear(rs->memo);
+		rs->memo_stale = 0;
+	}
+	rs->memo_root = out->context;
+	rs->memo_contact = json_object_get(out->context, "contact");
 	out->has_html = l->t[RF_HTML] != NULL && !(flags & RENDER_NO_HTML);
 	for (f = 0; f < RF_N; f++) {
 		struct buf	*b = f == RF_SUBJECT ? &out->subject :
@@ -1508,9 +1745,9 @@ render_notice(struct render_sets *rs, const struct render_in *in, int flags,
 
 		if (f == RF_HTML && !out->has_html)
 			break;
-		if (template_render(l->t[f], out->context, rs->partials,
-		    TEMPLATE_STRICT | (f == RF_HTML ? 0 : TEMPLATE_RAW), b,
-		    &terr) == -1) {
+		if (template_render_memo(l->t[f], out->context, rs->partials,
+		    TEMPLATE_STRICT | (f == RF_HTML ? 0 : TEMPLATE_RAW),
+		    rs->memo, b, &terr) == -1) {
 			seterr(err, errlen, "render: event %s for contact %s: "
 			    "%s", eid, cid, terr.message);
 			goto out;
@@ -1554,7 +1791,8 @@ render_email(const struct render_out *out, const struct render_mail *mail,
 	const char		*cid;
 	size_t			 i;
 
-	seterr(err, errlen, "%s", "");
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
 	if (out == NULL || mail == NULL || msg == NULL) {
 		seterr(err, errlen, "render: no notice given");
 		return -1;

@@ -1,8 +1,10 @@
 /* render.h - notices (DESIGN.md 4): the template sets of templates.dir,
  * the language chain of a contact, and one notice = templates + context.
  * A struct render_sets is immutable once loaded except for its caches
- * (language tags, ICU date formatters, formatted dates), so it belongs to
- * one thread; a reload builds new sets and swaps them only on success. */
+ * (language tags, ICU date formatters, formatted dates, the event and post
+ * parts of contexts, the look-up memo of a notice's renders), so it
+ * belongs to one thread; a reload builds new sets and swaps them only on
+ * success. */
 #ifndef OUTREACH_RENDER_H
 #define OUTREACH_RENDER_H
 
@@ -99,7 +101,8 @@ struct render_in {
  * language and the language of every text used, in the contact's chain
  * order, then any outside it (fallbacks): "am, en" for a ti, am, en
  * reader of an en set with an am title.  A plain-string text counts as
- * the event's lang. */
+ * the event's lang.  context shares its event and post objects with the
+ * sets' caches: read it, never change it. */
 struct render_out {
 	struct buf	 subject;	/* one line: no CR, LF or NUL */
 	struct buf	 text;

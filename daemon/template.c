@@ -2,7 +2,8 @@
  * renderer that walks it against a jansson context (see template.h).
  * Sections hold the index just past their body, so the tree is one array.
  * A struct template is immutable once compiled; render state lives on the
- * caller's stack.  Standalone lines are removed at compile time; lines of
+ * caller's stack, name look-ups go through a memo (the caller's, or one
+ * on the stack).  Standalone lines are removed at compile time; lines of
  * a standalone partial are indented at render time, at the line starts the
  * compiler marked (TN_BOL text, TN_INDENT nodes). */
 #include <math.h>
@@ -11,6 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "template.h"
 #include "utf8.h"
@@ -32,6 +37,9 @@ struct tnode {
 	uint8_t		kind;
 	uint8_t		flags;
 	uint32_t	nseg;		/* parts of a dotted name; 0 for "." */
+	uint32_t	seg;		/* its first part in segs[] (a partial:
+					 * its whole name) */
+	uint32_t	phash;		/* partial: name_hash of its name */
 	uint32_t	off;
 	uint32_t	len;
 	uint32_t	off2;
@@ -40,16 +48,29 @@ struct tnode {
 	int		column;
 };
 
+/* One part of a dotted name, resolved at compile time so that rendering
+ * neither splits nor measures names. */
+struct tseg {
+	uint64_t	head[2];	/* its first 16 bytes, 0-padded */
+	uint32_t	off;		/* in pool, NUL-terminated */
+	uint32_t	len;
+};
+
 struct template {
 	char		*name;
 	char		*src;		/* copy of the source, NUL-terminated */
 	char		*pool;		/* names: each part NUL-terminated */
 	struct tnode	*nodes;
 	size_t		 nnodes;
+	struct tseg	*segs;		/* the parts of every name, in order */
+	size_t		 nsegs;
 };
 
 struct tpartial {
 	char		*name;
+	uint32_t	 hash;		/* name_hash(name) */
+	uint32_t	 len;
+	uint64_t	 head[2];	/* its first 16 bytes, 0-padded */
 	struct template	*t;
 };
 
@@ -57,6 +78,9 @@ struct template_partials {
 	struct tpartial	*v;		/* sorted by name */
 	size_t		 n;
 	size_t		 cap;
+	uint32_t	*index;		/* open addressing: place in v + 1, or
+					 * 0; NULL: search v */
+	size_t		 nindex;	/* a power of two > 2 n */
 };
 
 static void
@@ -388,6 +412,17 @@ parse_tag(struct compiler *c, size_t tpos, struct tag *tg)
 	return check_name(c, tpos, tg);
 }
 
+/* FNV-1a of a partial's name, for the registry's index. */
+static uint32_t
+name_hash(const char *s)
+{
+	uint32_t	h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
 /* Store a name in the pool: dotted names split into NUL-terminated parts
  * (split 0: partial names, kept whole).  Sets n->off and n->nseg. */
 static int
@@ -411,6 +446,8 @@ add_name(struct compiler *c, struct tnode *n, const struct tag *tg, int split)
 	}
 	if (buf_addc(&c->pool, '\0') == -1)
 		return oom(c);
+	if (!split)
+		n->phash = name_hash(c->pool.data + n->off);
 	return 0;
 }
 
@@ -576,6 +613,39 @@ compile(struct compiler *c)
 	return 0;
 }
 
+/* Fill t->segs from the names in the pool, and each name's node->seg (a
+ * partial's name is one part: add_name keeps it whole). */
+static int
+index_names(struct template *t)
+{
+	struct tnode	*n;
+	const char	*p;
+	size_t		 i, k, total = 0;
+
+	for (i = 0; i < t->nnodes; i++)
+		total += t->nodes[i].nseg;
+	if (total == 0)
+		return 0;
+	if ((t->segs = calloc(total, sizeof(*t->segs))) == NULL)
+		return -1;
+	for (i = 0; i < t->nnodes; i++) {
+		n = &t->nodes[i];
+		if (n->nseg == 0)
+			continue;
+		n->seg = (uint32_t)t->nsegs;
+		p = t->pool + n->off;
+		for (k = 0; k < n->nseg; k++) {
+			struct tseg	*sg = &t->segs[t->nsegs++];
+
+			sg->off = (uint32_t)(p - t->pool);
+			sg->len = (uint32_t)strlen(p);
+			memcpy(sg->head, p, sg->len < 16 ? sg->len : 16);
+			p += sg->len + 1;
+		}
+	}
+	return 0;
+}
+
 struct template *
 template_compile(const char *src, size_t len, const char *name,
     struct template_error *err)
@@ -626,7 +696,7 @@ template_compile(const char *src, size_t len, const char *name,
 		goto fail_pool;
 	}
 	t->pool = buf_release(&c.pool);
-	if (t->pool == NULL) {
+	if (t->pool == NULL || index_names(t) == -1) {
 		plain_error(err, name, "out of memory");
 		goto fail;
 	}
@@ -648,6 +718,7 @@ template_free(struct template *t)
 	free(t->src);
 	free(t->pool);
 	free(t->nodes);
+	free(t->segs);
 	free(t);
 }
 
@@ -677,7 +748,30 @@ template_partials_free(struct template_partials *p)
 		template_free(p->v[i].t);
 	}
 	free(p->v);
+	free(p->index);
 	free(p);
+}
+
+/* Rebuild p->index for p->v; without memory it stays NULL (the sorted
+ * array is searched instead). */
+static void
+partials_index(struct template_partials *p)
+{
+	size_t	i, k, n = 16;
+
+	free(p->index);
+	p->index = NULL;
+	while (n <= 2 * p->n)
+		n *= 2;
+	if ((p->index = calloc(n, sizeof(*p->index))) == NULL)
+		return;
+	p->nindex = n;
+	for (i = 0; i < p->n; i++) {
+		for (k = p->v[i].hash & (n - 1); p->index[k] != 0;
+		    k = (k + 1) & (n - 1))
+			;
+		p->index[k] = (uint32_t)i + 1;
+	}
 }
 
 /* Index of name in p->v, or where it would go (*found 0). */
@@ -737,8 +831,13 @@ template_partials_add(struct template_partials *p, const char *name,
 		goto oom;
 	memmove(&p->v[at + 1], &p->v[at], (p->n - at) * sizeof(*p->v));
 	p->v[at].name = copy;
+	p->v[at].hash = name_hash(copy);
+	p->v[at].len = (uint32_t)strlen(copy);
+	memset(p->v[at].head, 0, sizeof(p->v[at].head));
+	memcpy(p->v[at].head, copy, p->v[at].len < 16 ? p->v[at].len : 16);
 	p->v[at].t = t;
 	p->n++;
+	partials_index(p);
 	return 0;
 
 oom:
@@ -748,16 +847,47 @@ fail:
 	return -1;
 }
 
-const struct template *
-template_partials_get(const struct template_partials *p, const char *name)
+/* The partial named by sg (its whole name at name), whose name_hash is
+ * hash; NULL: none.  Names are compared by hash, length and first 16
+ * bytes, the rest only when longer. */
+static const struct template *
+partials_lookup(const struct template_partials *p, const char *name,
+    uint32_t hash, const struct tseg *sg)
 {
-	size_t	at;
-	int	found;
+	const struct tpartial	*e;
+	size_t			 k, at;
+	int			 found;
 
 	if (p == NULL)
 		return NULL;
-	at = partials_find(p, name, &found);
-	return found ? p->v[at].t : NULL;
+	if (p->index == NULL) {
+		at = partials_find(p, name, &found);
+		return found ? p->v[at].t : NULL;
+	}
+	for (k = hash & (p->nindex - 1); p->index[k] != 0;
+	    k = (k + 1) & (p->nindex - 1)) {
+		e = &p->v[p->index[k] - 1];
+		if (e->hash == hash && e->len == sg->len &&
+		    e->head[0] == sg->head[0] && e->head[1] == sg->head[1] &&
+		    (sg->len < 16 || strcmp(e->name + 16, name + 16) == 0))
+			return e->t;
+	}
+	return NULL;
+}
+
+const struct template *
+template_partials_get(const struct template_partials *p, const char *name)
+{
+	struct tseg	sg;
+	size_t		n;
+
+	if (p == NULL || name == NULL)
+		return NULL;
+	n = strlen(name);
+	memset(&sg, 0, sizeof(sg));
+	sg.len = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+	memcpy(sg.head, name, n < 16 ? n : 16);
+	return partials_lookup(p, name, name_hash(name), &sg);
 }
 
 static void
@@ -818,6 +948,34 @@ struct indent {
 	size_t		 len;
 };
 
+/* A memo of (object, name part) -> value: templates look the same few
+ * names up again and again ("event" from inside every section), and a
+ * jansson look-up costs a hash and a walk.  Direct-mapped; valid while
+ * the context does not change (one render, or the renders of one
+ * template_memo between two template_memo_clear). */
+#define MEMO_BITS	9
+#define MEMO_SLOTS	(1 << MEMO_BITS)
+
+/* A key is its first 16 bytes (names hold no NUL, so shorter keys are
+ * told apart by their padding) and, when longer, the rest at key + 16. */
+struct memo {
+	const json_t	*obj;
+	uint64_t	 head[2];
+	const char	*key;
+	const json_t	*val;		/* NULL: not there */
+};
+
+#define MEMO_LOG	128
+
+struct template_memo {
+	uint64_t	used[MEMO_SLOTS / 64];	/* bit: slot holds a look-up */
+	struct memo	slot[MEMO_SLOTS];	/* only used ones initialised */
+	/* Slots filled since the last clear or forget, so that forgetting
+	 * needs no scan (nlog > MEMO_LOG: too many, scan). */
+	uint16_t	log[MEMO_LOG];
+	size_t		nlog;
+};
+
 struct render {
 	const struct template_partials *partials;
 	struct buf		*out;
@@ -831,13 +989,66 @@ struct render {
 	struct indent		 ind[TEMPLATE_MAX_DEPTH];
 	int			 ind_lo, ind_hi;
 	struct template_error	*err;
+	struct template_memo	*memo;
 };
 
-static int
-emit(struct render *r, const char *p, size_t n)
+struct template_memo *
+template_memo_new(void)
 {
-	if (n == 0)
-		return 0;
+	return calloc(1, sizeof(struct template_memo));
+}
+
+void
+template_memo_free(struct template_memo *m)
+{
+	free(m);
+}
+
+void
+template_memo_clear(struct template_memo *m)
+{
+	if (m == NULL)
+		return;
+	memset(m->used, 0, sizeof(m->used));
+	m->nlog = 0;
+}
+
+/* Empty slot i when it holds a look-up in one of objs[0..n). */
+static void
+memo_drop(struct template_memo *m, size_t i, const json_t *const *objs,
+    size_t n)
+{
+	size_t	k;
+
+	if (!(m->used[i / 64] & (uint64_t)1 << (i % 64)))
+		return;
+	for (k = 0; k < n; k++)
+		if (objs[k] != NULL && m->slot[i].obj == objs[k]) {
+			m->used[i / 64] &= ~((uint64_t)1 << (i % 64));
+			return;
+		}
+}
+
+void
+template_memo_forget(struct template_memo *m, const json_t *const *objs,
+    size_t n)
+{
+	size_t	i;
+
+	if (m == NULL)
+		return;
+	if (m->nlog <= MEMO_LOG)
+		for (i = 0; i < m->nlog; i++)
+			memo_drop(m, m->log[i], objs, n);
+	else
+		for (i = 0; i < MEMO_SLOTS; i++)
+			memo_drop(m, i, objs, n);
+	m->nlog = 0;
+}
+
+static int
+emit_slow(struct render *r, const char *p, size_t n)
+{
 	if (buf_add(r->out, p, n) == -1) {
 		/* 1: over the maximum; 2: out of memory. */
 		r->overflow = n > r->out->max || r->out->len > r->out->max - n ?
@@ -845,6 +1056,25 @@ emit(struct render *r, const char *p, size_t n)
 		return -1;
 	}
 	return 0;
+}
+
+/* Append n bytes: straight into the buffer when it has the room (and
+ * keeps its NUL), else through buf_add. */
+static inline int
+emit(struct render *r, const char *p, size_t n)
+{
+	struct buf	*b = r->out;
+
+	if (n == 0)
+		return 0;
+	if (b->data != NULL && n < b->cap - b->len && b->max != 0 &&
+	    n <= b->max - b->len) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+		return 0;
+	}
+	return emit_slow(r, p, n);
 }
 
 static int
@@ -878,38 +1108,63 @@ emit_text(struct render *r, const char *p, size_t n, int bol)
 	return emit(r, p, n);
 }
 
+/* HTML escapes: esc_len[c] is 0 for an octet written as it is, else the
+ * length of esc_text[c]. */
+static const unsigned char esc_len[256] = {
+	['&'] = 5, ['<'] = 4, ['>'] = 4, ['"'] = 6, ['\''] = 5,
+};
+static const char *const esc_text[256] = {
+	['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;",
+	['\''] = "&#39;",
+};
+
+#ifdef __SSE2__
+/* Bit k set when octet k of the 16 at p is one HTML escapes. */
+static inline unsigned
+esc16(const unsigned char *p)
+{
+	__m128i	x = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i	m;
+
+	m = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('&')),
+	    _mm_cmpeq_epi8(x, _mm_set1_epi8('<')));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(x, _mm_set1_epi8('>')));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(x, _mm_set1_epi8('"')));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(x, _mm_set1_epi8('\'')));
+	return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
 static int
 emit_escaped(struct render *r, const char *s, size_t n)
 {
-	const char	*rep;
-	size_t		 i, start = 0;
+	const unsigned char	*u = (const unsigned char *)s;
+	size_t			 i = 0, start = 0;
+#ifdef __SSE2__
+	unsigned		 m;
+#endif
 
-	for (i = 0; i < n; i++) {
-		switch (s[i]) {
-		case '&':
-			rep = "&amp;";
-			break;
-		case '<':
-			rep = "&lt;";
-			break;
-		case '>':
-			rep = "&gt;";
-			break;
-		case '"':
-			rep = "&quot;";
-			break;
-		case '\'':
-			rep = "&#39;";
-			break;
-		default:
-			continue;
+	for (;;) {
+#ifdef __SSE2__
+		/* Sixteen octets at a time to the next one to escape. */
+		while (n - i >= 16) {
+			if ((m = esc16(u + i)) != 0) {
+				i += (size_t)__builtin_ctz(m);
+				break;
+			}
+			i += 16;
 		}
-		if (emit(r, s + start, i - start) == -1 ||
-		    emit(r, rep, strlen(rep)) == -1)
+#endif
+		while (i < n && esc_len[u[i]] == 0)
+			i++;
+		if (emit(r, s + start, i - start) == -1)
 			return -1;
-		start = i + 1;
+		if (i == n)
+			return 0;
+		if (emit(r, esc_text[u[i]], esc_len[u[i]]) == -1)
+			return -1;
+		start = ++i;
 	}
-	return emit(r, s + start, n - start);
 }
 
 static int
@@ -957,27 +1212,75 @@ truthy(const json_t *v)
 	}
 }
 
+/* A memo miss: look key up in obj and remember it in slot h (not when
+ * obj is not an object: the slot is then left empty). */
+static const json_t *
+member_miss(struct template_memo *mm, size_t h, const json_t *obj,
+    const char *key, const struct tseg *sg)
+{
+	struct memo	*m = &mm->slot[h];
+
+	if (!json_is_object(obj)) {
+		m->obj = NULL;
+		return NULL;
+	}
+	if (mm->nlog < MEMO_LOG)
+		mm->log[mm->nlog] = (uint16_t)h;
+	if (mm->nlog <= MEMO_LOG)
+		mm->nlog++;
+	m->obj = obj;
+	m->head[0] = sg->head[0];
+	m->head[1] = sg->head[1];
+	m->key = key;
+	m->val = json_object_getn(obj, key, sg->len);
+	return m->val;
+}
+
+/* The member of obj named by part sg of t's names (NULL: none), through
+ * the memo. */
+static inline __attribute__((always_inline)) const json_t *
+member(struct render *r, const struct template *t, const json_t *obj,
+    const struct tseg *sg)
+{
+	struct template_memo	*mm = r->memo;
+	struct memo		*m;
+	const char		*key = t->pool + sg->off;
+	uint64_t		 h, bit;
+
+	/* Only objects enter the memo: a hit needs no look at obj. */
+	h = ((uint64_t)(uintptr_t)obj ^ sg->head[0]) * 0x9e3779b97f4a7c15ULL;
+	h >>= 64 - MEMO_BITS;
+	m = &mm->slot[h];
+	bit = (uint64_t)1 << (h % 64);
+	if (!(mm->used[h / 64] & bit)) {
+		mm->used[h / 64] |= bit;
+		return member_miss(mm, h, obj, key, sg);
+	}
+	if (m->obj == obj && m->head[0] == sg->head[0] &&
+	    m->head[1] == sg->head[1] &&
+	    (sg->len < 16 || strcmp(m->key + 16, key + 16) == 0))
+		return m->val;
+	return member_miss(mm, h, obj, key, sg);
+}
+
 /* The value a name stands for: the first part is looked up from the top of
  * the context stack down, the others only inside what the first gave. */
 static const json_t *
-lookup(const struct render *r, const struct template *t, const struct tnode *n)
+lookup(struct render *r, const struct template *t, const struct tnode *n)
 {
-	const json_t	*v = NULL;
-	const char	*part;
-	uint32_t	 k;
-	int		 i;
+	const struct tseg	*sg;
+	const json_t		*v = NULL;
+	uint32_t		 k;
+	int			 i;
 
 	if (n->nseg == 0)
 		return r->nstack > 0 ? r->stack[r->nstack - 1] : NULL;
-	part = t->pool + n->off;
+	sg = &t->segs[n->seg];
 	for (i = r->nstack - 1; i >= 0; i--)
-		if (json_is_object(r->stack[i]) &&
-		    (v = json_object_get(r->stack[i], part)) != NULL)
+		if ((v = member(r, t, r->stack[i], sg)) != NULL)
 			break;
-	for (k = 1; v != NULL && k < n->nseg; k++) {
-		part += strlen(part) + 1;
-		v = json_is_object(v) ? json_object_get(v, part) : NULL;
-	}
+	for (k = 1; v != NULL && k < n->nseg; k++)
+		v = member(r, t, v, sg + k);
 	return v;
 }
 
@@ -1043,7 +1346,8 @@ render_partial(struct render *r, const struct template *t,
 	const char		*name = t->pool + n->off;
 	int			 lo = r->ind_lo, hi = r->ind_hi, rc;
 
-	if ((pt = template_partials_get(r->partials, name)) == NULL) {
+	if ((pt = partials_lookup(r->partials, name, n->phash,
+	    &t->segs[n->seg])) == NULL) {
 		if (!(r->flags & TEMPLATE_STRICT))
 			return 0;
 		node_error(r->err, t, n, "missing partial '%.64s'", name);
@@ -1120,19 +1424,26 @@ render_nodes(struct render *r, const struct template *t, size_t from,
 }
 
 int
-template_render(const struct template *t, const json_t *context,
-    const struct template_partials *p, int flags, struct buf *out,
-    struct template_error *err)
+template_render_memo(const struct template *t, const json_t *context,
+    const struct template_partials *p, int flags, struct template_memo *memo,
+    struct buf *out, struct template_error *err)
 {
-	struct render	r;
+	struct template_memo	 own;
+	struct render		 r;
 
 	if (err != NULL)
 		memset(err, 0, sizeof(*err));
+	if (memo == NULL) {
+		memo = &own;
+		memset(own.used, 0, sizeof(own.used));
+		own.nlog = 0;
+	}
 	memset(&r, 0, sizeof(r));
 	r.partials = p;
 	r.out = out;
 	r.flags = flags;
 	r.err = err;
+	r.memo = memo;
 	if (context != NULL)
 		r.stack[r.nstack++] = context;
 	if (render_nodes(&r, t, 0, t->nnodes) == 0)
@@ -1144,6 +1455,14 @@ template_render(const struct template *t, const json_t *context,
 		plain_error(err, t->name, "out of memory while rendering "
 		    "(%zu bytes so far)", out->len);
 	return -1;
+}
+
+int
+template_render(const struct template *t, const json_t *context,
+    const struct template_partials *p, int flags, struct buf *out,
+    struct template_error *err)
+{
+	return template_render_memo(t, context, p, flags, NULL, out, err);
 }
 
 /* ---- numbers ---- */

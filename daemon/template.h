@@ -86,6 +86,32 @@ int		 template_render(const struct template *, const json_t *context,
 		    const struct template_partials *, int flags, struct buf *out,
 		    struct template_error *err);
 
+/* A memo of name look-ups, for rendering several templates against one
+ * context (a notice's subject, text and HTML) without looking the same
+ * names up again.  Caller owns it (NULL on ENOMEM; free with
+ * template_memo_free, NULL is a no-op); one thread at a time. */
+struct template_memo;
+struct template_memo *template_memo_new(void);
+void		 template_memo_free(struct template_memo *);
+/* Forget every look-up.  Required before rendering against another
+ * context, or after changing or freeing any part of the one used: the
+ * memo holds pointers into it. */
+void		 template_memo_clear(struct template_memo *);
+/* Forget the look-ups made in the objects objs[0..n) (NULLs skipped)
+ * since the last template_memo_clear or template_memo_forget.  A caller
+ * that frees or changes objects of a context first looked up since then,
+ * and forgets each of them and each object that held one of them, may
+ * keep the memo for a new context that shares the rest, alive and
+ * unchanged. */
+void		 template_memo_forget(struct template_memo *,
+		    const json_t *const *objs, size_t n);
+/* template_render with look-ups through memo (NULL: a fresh memo for the
+ * call, which is template_render). */
+int		 template_render_memo(const struct template *,
+		    const json_t *context, const struct template_partials *,
+		    int flags, struct template_memo *memo, struct buf *out,
+		    struct template_error *err);
+
 /* Format a JSON integer or real the shortest way that reads back as the
  * same value: integers in decimal, reals with the fewest significant digits
  * (1-17) that strtod maps to the same double, laid out as JavaScript does

@@ -1,7 +1,9 @@
 /* test_template.c - the Mustache engine: the official spec files (read at
  * run time from MUSTACHE_SPEC_DIR or ../shared/mustache-spec), then our own
  * tables: compile errors with positions, rendering, number formatting,
- * limits (output size, depth, steps) and strict partials. */
+ * limits (output size, depth, steps), strict partials, look-ups through
+ * the memo (similar and long keys, one memo across templates) and a
+ * registry of many partials. */
 #include <dirent.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -636,6 +638,169 @@ test_strict_partials(void **state)
 	template_free(NULL);
 }
 
+/* ---- look-ups: the memo, long and similar keys, many partials ---- */
+
+/*
+ * Names sharing their first 8 bytes, of 7, 8 and 9 bytes, dotted and in
+ * sections; a context of 700 keys so that look-ups share memo slots; one
+ * memo across templates and contexts (cleared in between) must give what
+ * a fresh render gives.
+ */
+static void
+test_lookups(void **state)
+{
+	static const char *const src[] = {
+		"{{abcdefg}}|{{abcdefgh}}|{{abcdefghi}}|{{abcdefghj}}|"
+		    "{{abcdefgh.abcdefghi}}|{{#abcdefgh}}{{abcdefghj}}"
+		    "{{abcdefghi}}{{/abcdefgh}}|"
+		    "{{^abcdefghk}}none{{/abcdefghk}}",
+		"{{#list}}{{abcdefgh.abcdefghi}}{{abcdefg}}{{.}},{{/list}}",
+		"{{k0}}{{k1}}{{k699}}{{k350}}{{k7}}{{k70}}{{k700}}{{#k5}}"
+		    "{{k6}}{{/k5}}{{a.b.c.d}}",
+	};
+	struct template_memo	*memo;
+	struct template_error	 err;
+	struct template		*t[3];
+	struct buf		 a, b;
+	json_t			*ctx[3];
+	char			 key[16];
+	size_t			 i, j, k, round;
+
+	(void)state;
+	ctx[0] = json_pack("{s:s, s:{s:s, s:i}, s:s, s:s, s:[s,s]}",
+	    "abcdefg", "7", "abcdefgh", "abcdefghi", "8.9", "abcdefghj", 89,
+	    "abcdefghi", "9", "abcdefghj", "9j", "list", "x", "y");
+	ctx[1] = json_pack("{s:s, s:{s:s}, s:s, s:[i,{s:s}]}", "abcdefg",
+	    "seven", "abcdefgh", "abcdefghi", "nine", "abcdefghi", "top",
+	    "list", 1, "abcdefg", "inner");
+	ctx[2] = json_object();
+	for (i = 0; i < 700; i++) {
+		snprintf(key, sizeof(key), "k%zu", i);
+		json_object_set_new(ctx[2], key, json_integer((json_int_t)i));
+	}
+	json_object_set_new(ctx[2], "a", json_pack("{s:{s:{s:s}}}", "b", "c",
+	    "d", "deep"));
+	for (i = 0; i < 3; i++) {
+		t[i] = template_compile(src[i], strlen(src[i]), "t", &err);
+		assert_non_null(t[i]);
+	}
+	assert_non_null(memo = template_memo_new());
+	buf_init(&a, 0);
+	buf_init(&b, 0);
+	for (round = 0; round < 2; round++)
+	for (j = 0; j < 3; j++) {
+		template_memo_clear(memo);
+		for (k = 0; k < 3; k++) {
+			i = (k + j + round) % 3;
+			buf_reset(&a);
+			buf_reset(&b);
+			assert_int_equal(template_render(t[i], ctx[j], NULL, 0,
+			    &a, &err), 0);
+			assert_int_equal(template_render_memo(t[i], ctx[j],
+			    NULL, 0, memo, &b, &err), 0);
+			buf_add(&a, "", 0);
+			buf_add(&b, "", 0);
+			assert_string_equal(a.data, b.data);
+		}
+	}
+	/* What the names give. */
+	buf_reset(&a);
+	assert_int_equal(template_render(t[0], ctx[0], NULL, 0, &a, &err), 0);
+	assert_string_equal(a.data, "7||9|9j|8.9|898.9|none");
+	buf_reset(&a);
+	assert_int_equal(template_render(t[1], ctx[1], NULL, 0, &a, &err), 0);
+	assert_string_equal(a.data, "nineseven1,nineinner,");
+	buf_reset(&a);
+	assert_int_equal(template_render(t[2], ctx[2], NULL, 0, &a, &err), 0);
+	assert_string_equal(a.data, "016993507706deep");
+	/* Forgetting an object: a change to it shows at the next render,
+	 * whether few or more look-ups than the memo logs were made. */
+	for (round = 0; round < 2; round++) {
+		struct template	*big;
+		struct buf	 bsrc;
+		const json_t	*forget[1] = { ctx[2] };
+
+		buf_init(&bsrc, 0);
+		for (i = 0; i < (round ? 300 : 3); i++)
+			buf_printf(&bsrc, "{{k%zu}},", i);
+		big = template_compile(bsrc.data, bsrc.len, "big", &err);
+		assert_non_null(big);
+		template_memo_clear(memo);
+		buf_reset(&b);
+		assert_int_equal(template_render_memo(big, ctx[2], NULL, 0,
+		    memo, &b, &err), 0);
+		/* The last name looked up, past what the log holds in the
+		 * second round. */
+		k = round ? 299 : 2;
+		snprintf(key, sizeof(key), "k%zu", k);
+		json_object_set_new(ctx[2], key, json_string("changed"));
+		template_memo_forget(memo, forget, 1);
+		template_memo_forget(memo, NULL, 0);
+		buf_reset(&b);
+		assert_int_equal(template_render_memo(big, ctx[2], NULL, 0,
+		    memo, &b, &err), 0);
+		buf_add(&b, "", 0);
+		assert_non_null(strstr(b.data, round ? ",298,changed," :
+		    "0,1,changed,"));
+		json_object_set_new(ctx[2], key, json_integer((json_int_t)k));
+		template_free(big);
+		buf_free(&bsrc);
+	}
+	buf_free(&a);
+	buf_free(&b);
+	template_memo_free(memo);
+	template_memo_free(NULL);
+	template_memo_clear(NULL);
+	template_memo_forget(NULL, NULL, 0);
+	for (i = 0; i < 3; i++) {
+		template_free(t[i]);
+		json_decref(ctx[i]);
+	}
+}
+
+/* A registry of many partials (its index is rebuilt at each add). */
+static void
+test_many_partials(void **state)
+{
+	struct template_partials	*p;
+	struct template_error		 err;
+	struct template			*t;
+	struct buf			 out;
+	char				 name[32], src[64], want[8192];
+	size_t				 i, n = 0;
+
+	(void)state;
+	assert_non_null(p = template_partials_new());
+	for (i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "p-%zu", (i * 7919) % 300);
+		snprintf(src, sizeof(src), "[%s]", name);
+		assert_int_equal(template_partials_add(p, name,
+		    template_compile(src, strlen(src), name, &err), &err), 0);
+	}
+	buf_init(&out, 0);
+	want[0] = '\0';
+	for (i = 0; i < 300; i += 7) {
+		snprintf(name, sizeof(name), "p-%zu", i);
+		assert_non_null(template_partials_get(p, name));
+		snprintf(src, sizeof(src), "{{>%s}}", name);
+		t = template_compile(src, strlen(src), "main", &err);
+		assert_non_null(t);
+		assert_int_equal(template_check_partials(t, p, &err), 0);
+		assert_int_equal(template_render(t, NULL, p, TEMPLATE_STRICT,
+		    &out, &err), 0);
+		n += (size_t)snprintf(want + n, sizeof(want) - n, "[%s]",
+		    name);
+		template_free(t);
+	}
+	buf_add(&out, "", 0);
+	assert_string_equal(out.data, want);
+	assert_null(template_partials_get(p, "p-300"));
+	assert_null(template_partials_get(p, "p-"));
+	assert_null(template_partials_get(p, NULL));
+	buf_free(&out);
+	template_partials_free(p);
+}
+
 int
 main(void)
 {
@@ -646,6 +811,8 @@ main(void)
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_strict_partials),
+		cmocka_unit_test(test_lookups),
+		cmocka_unit_test(test_many_partials),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
