@@ -1242,7 +1242,9 @@ deliver_new(struct daemon *d, char *err, size_t errlen)
 			    sqlite3_errmsg(dv->db));
 			goto fail;
 		}
-	dv->cap = 100000;
+	/* The in-flight table is sized once: a reload may lower
+	 * delivery.max_in_flight, raising it takes a restart. */
+	dv->cap = (size_t)d->cfg->delivery.max_in_flight;
 	if ((dv->fl = calloc(dv->cap, sizeof(*dv->fl))) == NULL ||
 	    (dv->freelist = calloc(dv->cap, sizeof(*dv->freelist))) == NULL) {
 		snprintf(err, errlen, "out of memory");
