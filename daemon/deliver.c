@@ -168,6 +168,11 @@ struct deliver {
 	int			 paused;
 	int			 stopping;
 	int			 kicked;
+	int			 fresh;		/* new work may be anywhere */
+	/* Partitions (channel, priority, pending|deferred) found with no due
+	 * delivery since the last fresh start: a run skips their queries
+	 * until new work or a wake-up time says otherwise. */
+	unsigned char		 dry[DV_NCHAN][PRIORITY_CRITICAL + 1][2];
 	int			 more[DV_NCHAN];	/* room ran out last run */
 	int64_t			 wake_wall;	/* earliest future next_at */
 	int64_t			 next_sweep;
@@ -543,8 +548,10 @@ dv_outcome(struct deliver *dv, struct dv_flight *f, enum dv_outcome o,
 	}
 	dv_flight_put(dv, f);
 	/* Room again: look for more if the last run ran out of it. */
-	if (dv->more[f->channel] || o == DV_NOT_SENT)
+	if (dv->more[f->channel])
 		dv->kicked = 1;
+	if (o == DV_NOT_SENT)
+		dv->kicked = dv->fresh = 1;
 }
 
 static void
@@ -1051,6 +1058,8 @@ dv_claim(struct deliver *dv, int channel, int64_t start_mono)
 	dv->more[channel] = 0;
 	for (prio = PRIORITY_CRITICAL; prio >= PRIORITY_LOW && !stop; prio--) {
 		for (s = 0; s < 2 && !stop; s++) {
+			if (dv->dry[channel][prio][s])
+				continue;
 			if ((room = dv_room(dv, channel)) == 0) {
 				dv->more[channel] = 1;
 				stop = 1;
@@ -1089,6 +1098,10 @@ dv_claim(struct deliver *dv, int channel, int64_t start_mono)
 			if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 				log_warnx("deliver: claim: %s",
 				    sqlite3_errmsg(dv->db));
+			else if (!stop)
+				/* Ran out of due rows: nothing more here
+				 * until new work or the wake-up time. */
+				dv->dry[channel][prio][s] = 1;
 			sqlite3_reset(st);
 		}
 	}
@@ -1194,6 +1207,11 @@ dv_run(void *arg)
 	    dv->wake_wall) && !(dv->more[DV_SMTP] && dv_room(dv, DV_SMTP) >
 	    0))
 		return;
+	if (dv->fresh || (dv->wake_wall != 0 && loop_wall_ms() >=
+	    dv->wake_wall)) {
+		memset(dv->dry, 0, sizeof(dv->dry));
+		dv->fresh = 0;
+	}
 	dv->kicked = 0;
 	dv->wake_wall = 0;
 	for (c = 0; c < DV_NCHAN; c++)
@@ -1292,7 +1310,7 @@ deliver_new(struct daemon *d, char *err, size_t errlen)
 	if (dv->hook == NULL)
 		log_warnx("deliver: no webhooks.secret_file configured: "
 		    "webhook deliveries stay pending");
-	dv->kicked = 1;
+	dv->kicked = dv->fresh = 1;
 	dv->next_sweep = loop_now_ms();
 	dv->rate_sec = loop_now_ms() / 1000;
 	if (loop_add_timer(d->loop, dv_due, dv_run, dv) == -1) {
@@ -1371,7 +1389,7 @@ deliver_reload(struct deliver *dv, const struct config *cfg, char *err,
 	 * post's language may have changed. */
 	for (i = 0; i < DV_EVCACHE; i++)
 		dv_event_clear(&dv->evc[i]);
-	dv->kicked = 1;
+	dv->kicked = dv->fresh = 1;
 	return 0;
 }
 
@@ -1379,7 +1397,7 @@ void
 deliver_kick(struct deliver *dv)
 {
 	if (dv != NULL)
-		dv->kicked = 1;
+		dv->kicked = dv->fresh = 1;
 }
 
 /* Hand back everything not yet started (pause, shutdown). */
@@ -1622,7 +1640,7 @@ dv_cmd_retry(struct deliver *dv, json_t *req, int *wrote)
 	if (n == -1)
 		return dv_journal_error();
 	*wrote = 1;
-	dv->kicked = 1;
+	dv->kicked = dv->fresh = 1;
 	return json_pack("{s:b, s:i}", "ok", 1, "requeued", n);
 }
 
@@ -1673,7 +1691,7 @@ dv_cmd_pause(struct deliver *dv, int pause, uid_t uid, int *wrote)
 		    (int)uid);
 	} else if (!pause && dv->paused) {
 		dv->paused = 0;
-		dv->kicked = 1;
+		dv->kicked = dv->fresh = 1;
 		log_notice("deliver: resumed by uid %d", (int)uid);
 	}
 	return json_pack("{s:b, s:b, s:I}", "ok", 1, "paused", dv->paused,
