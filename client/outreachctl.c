@@ -83,25 +83,31 @@ static void
 status_delivery(json_t *dv)
 {
 	static const char *const states[] = { "pending", "sending",
-	    "deferred", "sent", "failed", "expired", "cancelled", "skipped" };
-	json_t		*st, *per, *v, *rates;
+	    "deferred" };
+	static const char *const outcomes[] = { "sent", "deferred", "failed",
+	    "expired" };
+	json_t		*st, *per, *v, *rates, *since;
 	size_t		 i;
-	long long	 smtp, hook;
 
 	if (dv == NULL)
 		return;
 	printf("delivery    %s, in flight %lld\n", json_is_true(
 	    json_object_get(dv, "paused")) ? "PAUSED (outreachctl resume)" :
 	    "sending", jint(dv, "in_flight"));
-	st = json_object_get(dv, "states");
-	printf("            %-10s %10s %10s\n", "state", "smtp", "webhook");
+	st = json_object_get(dv, "queue");
+	printf("  queue     %-10s %10s %10s\n", "state", "smtp", "webhook");
 	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
 		per = json_object_get(st, states[i]);
-		smtp = jint(per, "smtp");
-		hook = jint(per, "webhook");
-		printf("            %-10s %10lld %10lld\n", states[i], smtp,
-		    hook);
+		printf("            %-10s %10lld %10lld\n", states[i],
+		    jint(per, "smtp"), jint(per, "webhook"));
 	}
+	since = json_object_get(dv, "since_start");
+	printf("  since start");
+	for (i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
+		printf("%s %s %lld/%lld", i ? "," : "", outcomes[i],
+		    jint(json_object_get(since, "smtp"), outcomes[i]),
+		    jint(json_object_get(since, "webhook"), outcomes[i]));
+	printf(" (smtp/webhook)\n");
 	rates = json_object_get(dv, "rates");
 	printf("rates       smtp %.1f/s, webhook %.1f/s (last 10 s); "
 	    "%.1f/s, %.1f/s (last 60 s)\n",

@@ -94,7 +94,9 @@ static const char *const dv_sql[DV_ST_MAX] = {
 	"SELECT value FROM stats WHERE name = 'paused'",
 	"INSERT INTO stats (name, value) VALUES ('paused', ?1)"
 	" ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-	"SELECT state, channel, count(*) FROM deliveries GROUP BY state, channel",
+	/* The queue, from the due index: a status never scans the table. */
+	"SELECT state, channel, count(*) FROM deliveries"
+	" WHERE state IN ('pending', 'deferred') GROUP BY state, channel",
 };
 
 /* Columns of DV_ST_CLAIM. */
@@ -1722,7 +1724,7 @@ deliver_status(struct deliver *dv)
 	struct smtp_relay_stats		 rs;
 	struct webhook_host_stats	 hs[64];
 	sqlite3_stmt			*st = dv->st[DV_ST_COUNTS];
-	json_t	*o, *states, *relays, *hosts, *rates, *per;
+	json_t	*o, *states, *relays, *hosts, *rates, *per, *since;
 	size_t	 i, n;
 	int	 c, k;
 	int64_t	 sec = loop_now_ms() / 1000;
@@ -1741,6 +1743,20 @@ deliver_status(struct deliver *dv)
 		    sqlite3_column_int64(st, 2)));
 	}
 	sqlite3_reset(st);
+	/* In flight: the scheduler's own count. */
+	per = json_object();
+	for (c = 0; c < DV_NCHAN; c++)
+		json_object_set_new(per, dv_chan_name[c],
+		    json_integer((json_int_t)dv->chan_inflight[c]));
+	json_object_set_new(states, "sending", per);
+	/* Outcomes since the daemon started. */
+	since = json_object();
+	for (c = 0; c < DV_NCHAN; c++)
+		json_object_set_new(since, dv_chan_name[c], json_pack("{s:I,"
+		    " s:I, s:I, s:I}", "sent", (json_int_t)dv->total[c][0],
+		    "deferred", (json_int_t)dv->total[c][1],
+		    "failed", (json_int_t)dv->total[c][2],
+		    "expired", (json_int_t)dv->total[c][3]));
 	relays = json_array();
 	for (i = 0; i < dv->nrelays; i++) {
 		smtp_relay_stats(dv->relays[i]->r, &rs);
@@ -1783,8 +1799,9 @@ deliver_status(struct deliver *dv)
 		    " s:f}", "per_s_10s", (double)sum10 / 10.0,
 		    "per_s_60s", (double)sum60 / 60.0));
 	}
-	o = json_pack("{s:b, s:I, s:o, s:o, s:o, s:o}", "paused", dv->paused,
-	    "in_flight", (json_int_t)dv->inflight, "states", states,
-	    "relays", relays, "webhook_hosts", hosts, "rates", rates);
+	o = json_pack("{s:b, s:I, s:o, s:o, s:o, s:o, s:o}", "paused",
+	    dv->paused, "in_flight", (json_int_t)dv->inflight, "queue", states,
+	    "since_start", since, "relays", relays, "webhook_hosts", hosts,
+	    "rates", rates);
 	return o;
 }

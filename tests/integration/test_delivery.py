@@ -207,6 +207,13 @@ def test_happy_path_audience_languages_signatures():
             assert body["data"]["event"]["id"] == "happy-1"
             assert body["data"]["notice"]["subject"]
             assert "@" not in json.dumps(body["data"]["contact"])
+        st = w.d.status()["delivery"]
+        assert st["since_start"]["smtp"]["sent"] == 5, st
+        assert st["since_start"]["webhook"]["sent"] == 2, st
+        assert st["queue"]["sending"] == {"smtp": 0, "webhook": 0}, st
+        assert st["relays"][0]["sent"] == 5 and st["relays"][0]["pipelining"]
+        out = w.d.ctl("status").stdout
+        assert "since start sent 5/2" in out, out
         # Pipelined: the sink saw MAIL, RCPT and DATA in one read.
         reads = [e["cmds"] for e in w.smtp.events() if e.get("ev") == "read"]
         assert any(c[:3] == ["MAIL", "RCPT", "DATA"] for c in reads), reads
