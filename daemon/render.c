@@ -171,6 +171,10 @@ struct render_sets {
 	const json_t			*memo_root;	/* not owned */
 	const json_t			*memo_contact;
 	int				 memo_stale;	/* clear it first */
+	/* The last notice's context held an object from no cache (a post
+	 * object made for it alone): its look-ups must go before that
+	 * object can be freed and its address reused. */
+	int				 memo_transient;
 	struct canon_slot		 canon[CANON_SLOTS];
 	struct pat_slot			 pat[PAT_SLOTS];
 	size_t				 pat_next;
@@ -1542,7 +1546,7 @@ post_get(struct render_sets *rs, const struct cfg_post *p)
 	int			 fail = 0;
 
 	if (p == NULL) {
-		rs->memo_stale = 1;	/* not from the cache */
+		rs->memo_stale = rs->memo_transient = 1; /* not from the cache */
 		return post_object(NULL);
 	}
 	f[0] = p->id;
@@ -1573,7 +1577,7 @@ post_get(struct render_sets *rs, const struct cfg_post *p)
 		ps->field[k] = str_dup(f[k], &fail);
 	if (fail) {
 		post_clear(ps);
-		rs->memo_stale = 1;	/* not from the cache */
+		rs->memo_stale = rs->memo_transient = 1; /* not from the cache */
 		return post_object(p);
 	}
 	ps->used = ++rs->clock;
@@ -1701,7 +1705,11 @@ render_notice(struct render_sets *rs, const struct render_in *in, int flags,
 	/* The previous notice's own objects are about to go. */
 	mine[0] = rs->memo_root;
 	mine[1] = rs->memo_contact;
-	template_memo_forget(rs->memo, mine, 2);
+	if (rs->memo_transient) {
+		template_memo_clear(rs->memo);
+		rs->memo_transient = 0;
+	} else
+		template_memo_forget(rs->memo, mine, 2);
 	rs->memo_root = rs->memo_contact = NULL;
 	if ((ctx = json_object()) == NULL ||
 	    (ep = evpart_get(nt, in)) == NULL ||
