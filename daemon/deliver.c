@@ -62,6 +62,7 @@ enum {
 	DV_ST_PAUSED_GET,
 	DV_ST_PAUSED_SET,
 	DV_ST_COUNTS,
+	DV_ST_TAKEN,
 	DV_ST_MAX
 };
 
@@ -97,6 +98,13 @@ static const char *const dv_sql[DV_ST_MAX] = {
 	/* The queue, from the due index: a status never scans the table. */
 	"SELECT state, channel, count(*) FROM deliveries"
 	" WHERE state IN ('pending', 'deferred') GROUP BY state, channel",
+	/* What one claim query handed over: every row of its partition up
+	 * to the last one taken (those it settled otherwise have left the
+	 * partition already), in one statement on the due index. */
+	"UPDATE deliveries SET state = 'sending', updated_at = ?7"
+	" WHERE state IN ('pending', 'deferred')"
+	" AND state = ?1 AND priority = ?2 AND channel = ?3"
+	" AND (next_at, event, contact) <= (?4, ?5, ?6)",
 };
 
 /* Columns of DV_ST_CLAIM. */
@@ -967,12 +975,8 @@ dv_dispatch(struct deliver *dv, sqlite3_stmt *st, int channel, int priority,
 	snprintf(f->ext_id, sizeof(f->ext_id), "%s", cid);
 	dv->inflight++;
 	dv->chan_inflight[channel]++;
-	if (dv_set(dv, event, crow, channel, "sending", attempts, now,
-	    NULL) == -1) {
-		dv_flight_put(dv, f);
-		rc = -1;
-		goto out;
-	}
+	/* 'sending' is written for the claim query's rows together
+	 * (dv_taken), before anything can report on them. */
 	if (channel == DV_SMTP) {
 		const struct cfg_post *post = config_post(dv->d->cfg, e->post);
 
@@ -1012,12 +1016,9 @@ dv_dispatch(struct deliver *dv, sqlite3_stmt *st, int channel, int priority,
 			goto out;
 		}
 	}
-	if (rc == -1) {
-		/* No room after all: back to where it was. */
-		dv_set(dv, event, crow, channel, state, attempts,
-		    sqlite3_column_int64(st, CL_NEXT_AT), NULL);
+	if (rc == -1)
+		/* No room after all: it stays where it is, untaken. */
 		dv_flight_put(dv, f);
-	}
 out:
 	json_decref(contact);
 	return rc;
@@ -1046,6 +1047,37 @@ dv_room(struct deliver *dv, int channel)
 	return room;
 }
 
+/* Mark 'sending' the rows of one partition handed over by a claim query:
+ * all of its rows up to the last taken key.  A failure here is a failed
+ * turn (rolled back at commit): the rows stay due and may go twice, with
+ * the same Message-ID / webhook-id. */
+static void
+dv_taken(struct deliver *dv, const char *state, int prio, int channel,
+    int64_t next_at, int64_t event, int64_t contact)
+{
+	sqlite3_stmt	*st = dv->st[DV_ST_TAKEN];
+	int		 rc;
+
+	if (journal_txn(dv->d->jr) == -1 || !journal_write_ok(dv->d->jr))
+		return;
+	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, prio);
+	sqlite3_bind_text(st, 3, dv_chan_name[channel], -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, next_at);
+	sqlite3_bind_int64(st, 5, event);
+	sqlite3_bind_int64(st, 6, contact);
+	sqlite3_bind_int64(st, 7, loop_wall_ms());
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		journal_write_failed(dv->d->jr, rc);
+		log_warnx("deliver: marking sending: %s",
+		    sqlite3_errmsg(dv->db));
+		return;
+	}
+	dv->d->dirty = 1;
+}
+
 /* Take due deliveries of one channel, most urgent first, while there is
  * room and time.  Returns how many were handed over or settled. */
 static int
@@ -1055,7 +1087,8 @@ dv_claim(struct deliver *dv, int channel, int64_t start_mono)
 	sqlite3_stmt	*st = dv->st[DV_ST_CLAIM];
 	int64_t		 now = loop_wall_ms(), next_at;
 	size_t		 room;
-	int		 prio, s, rc, n = 0, r, stop = 0;
+	int64_t		 last_at = 0, last_ev = 0, last_ct = 0;
+	int		 prio, s, rc, n = 0, r, stop = 0, taken = 0;
 
 	dv->more[channel] = 0;
 	for (prio = PRIORITY_CRITICAL; prio >= PRIORITY_LOW && !stop; prio--) {
@@ -1095,6 +1128,14 @@ dv_claim(struct deliver *dv, int channel, int64_t start_mono)
 					stop = 1;
 					break;
 				}
+				if (r == 1) {
+					taken = 1;
+					last_at = next_at;
+					last_ev = sqlite3_column_int64(st,
+					    CL_EVENT);
+					last_ct = sqlite3_column_int64(st,
+					    CL_CONTACT);
+				}
 				n++;
 			}
 			if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -1105,6 +1146,10 @@ dv_claim(struct deliver *dv, int channel, int64_t start_mono)
 				 * until new work or the wake-up time. */
 				dv->dry[channel][prio][s] = 1;
 			sqlite3_reset(st);
+			if (taken)
+				dv_taken(dv, states[s], prio, channel,
+				    last_at, last_ev, last_ct);
+			taken = 0;
 		}
 	}
 	return n;
