@@ -203,6 +203,7 @@ struct journal {
 	int		 txn_failed;	/* a write failed: commit rolls back */
 	int		 last_full;
 	int		 fault_commits;
+	sqlite3_int64	 changes_at_begin;	/* total_changes at BEGIN */
 	unsigned char	 secret[JOURNAL_SECRET_LEN];
 	sqlite3		*bk_db;		/* backup in progress */
 	sqlite3_backup	*bk;
@@ -646,6 +647,7 @@ journal_txn(struct journal *jr)
 	}
 	jr->in_txn = 1;
 	jr->txn_failed = 0;
+	jr->changes_at_begin = sqlite3_total_changes64(jr->db);
 	return 0;
 }
 
@@ -680,7 +682,11 @@ journal_commit(struct journal *jr)
 		journal_rollback(jr);
 		return -1;
 	}
-	if (jr->fault_commits > 0) {
+	if (jr->fault_commits > 0 &&
+	    sqlite3_total_changes64(jr->db) != jr->changes_at_begin) {
+		/* Only a commit that stores something fails: an empty
+		 * transaction (a timer that found nothing) does not take
+		 * the fault meant for a write. */
 		jr->fault_commits--;
 		log_warnx("journal: commit failed: injected fault");
 		journal_rollback(jr);

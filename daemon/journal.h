@@ -127,7 +127,8 @@ int	journal_backup_step(struct journal *, int pages, char *err,
 	    size_t errlen);
 void	journal_backup_abort(struct journal *);
 
-/* Test hook: the next n commits fail as an I/O error would. */
+/* Test hook: the next n commits that store something fail as an I/O
+ * error would. */
 void	journal_fault_commits(struct journal *, int n);
 
 /* For the modules that keep their own statements on the journal's one
