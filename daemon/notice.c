@@ -170,29 +170,32 @@ token_make(const unsigned char *secret, size_t secretlen, const char *id,
 	return 0;
 }
 
-/* contact_delivery_hash (contact.h) for channel "smtp" into out
- * (CONTACT_DELIVERY_HASH_SIZE); 0 or -1. */
+/* contact_delivery_hash (contact.h) for channel ("smtp", "webhook")
+ * into out (CONTACT_DELIVERY_HASH_SIZE); 0 or -1. */
 static int
 delivery_hash(const unsigned char *secret, size_t secretlen, int64_t event_row,
-    int64_t contact_row, char out[CONTACT_DELIVERY_HASH_SIZE])
+    int64_t contact_row, const char *channel,
+    char out[CONTACT_DELIVERY_HASH_SIZE])
 {
 	static const char	b32[] = "abcdefghijklmnopqrstuvwxyz234567";
-	unsigned char		data[16 + 4], mac[32];
+	unsigned char		data[16 + 16], mac[32];
 	uint64_t		e = (uint64_t)event_row;
 	uint64_t		c = (uint64_t)contact_row;
 	uint32_t		acc = 0;
-	size_t			i, o = 0;
+	size_t			i, o = 0, n = strlen(channel);
 	int			bits = 0;
 
+	if (n < 1 || n > 16)
+		return -1;
 	for (i = 0; i < 8; i++) {
 		data[i] = (unsigned char)(e >> (56 - 8 * i));
 		data[8 + i] = (unsigned char)(c >> (56 - 8 * i));
 	}
-	memcpy(data + 16, "smtp", 4);
+	memcpy(data + 16, channel, n);
 	if (mac_labelled(secret, secretlen, delivery_label,
-	    sizeof(delivery_label) - 1, data, sizeof(data), mac) == -1)
+	    sizeof(delivery_label) - 1, data, 16 + n, mac) == -1)
 		return contact_delivery_hash(secret, secretlen, event_row,
-		    contact_row, "smtp", out, CONTACT_DELIVERY_HASH_SIZE);
+		    contact_row, channel, out, CONTACT_DELIVERY_HASH_SIZE);
 	for (i = 0; i < sizeof(mac); i++) {
 		acc = (acc << 8 | mac[i]) & 0xffff;
 		bits += 8;
@@ -205,6 +208,24 @@ delivery_hash(const unsigned char *secret, size_t secretlen, int64_t event_row,
 		out[o++] = b32[acc << (5 - bits) & 31];
 	out[o] = '\0';
 	return 0;
+}
+
+int
+notice_delivery_hash(const unsigned char *secret, size_t secretlen,
+    int64_t event_row, int64_t contact_row, const char *channel, char *out,
+    size_t outlen)
+{
+	size_t	i;
+
+	if (out == NULL || outlen < CONTACT_DELIVERY_HASH_SIZE ||
+	    channel == NULL)
+		return -1;
+	out[0] = '\0';
+	for (i = 0; channel[i] != '\0'; i++)
+		if (channel[i] < 'a' || channel[i] > 'z')
+			return -1;
+	return delivery_hash(secret, secretlen, event_row, contact_row,
+	    channel, out);
 }
 
 /* Concatenate the NUL-terminated strings of v[0..n) into out (size max +
@@ -247,10 +268,11 @@ notice_unsubscribe_url(const struct config *cfg, const unsigned char *secret,
 	buf_reset(b);
 	if (cfg->unsubscribe_url == NULL)
 		return 0;
-	if (contact_token_make(secret, secretlen, contact_id, post, token,
-	    sizeof(token)) == -1)
+	if (token_make(secret, secretlen, contact_id, post, token) == -1)
 		return -1;
-	return buf_printf(b, "%s%s", cfg->unsubscribe_url, token);
+	if (buf_adds(b, cfg->unsubscribe_url) == -1)
+		return -1;
+	return buf_adds(b, token);
 }
 
 int
@@ -318,7 +340,7 @@ notice_email(struct render_sets *sets, const struct notice_in *in,
 	v[3] = domain;
 	v[4] = ">";
 	if (domain == NULL || delivery_hash(in->secret, in->secretlen,
-	    in->event_row, in->contact_row, hash) == -1 ||
+	    in->event_row, in->contact_row, "smtp", hash) == -1 ||
 	    cat(msgid, MSGID_MAX, v, 5) == -1) {
 		snprintf(err, errlen, "contact %s: cannot make the Message-ID",
 		    cid);

@@ -1412,6 +1412,29 @@ test_notice_tokens(void **state)
 		snprintf(want, sizeof(want), "\r\nMessage-ID: <%s@outreach."
 		    "example.org>\r\n", hash);
 		assert_non_null(strstr(msg.data, want));
+		/* The webhook path's fast forms agree with contact.c too. */
+		{
+			char		 fast[CONTACT_DELIVERY_HASH_SIZE];
+			struct buf	 url;
+
+			assert_int_equal(contact_delivery_hash(secret, lens[i],
+			    ni.event_row, ni.contact_row, "webhook", hash,
+			    sizeof(hash)), 0);
+			assert_int_equal(notice_delivery_hash(secret, lens[i],
+			    ni.event_row, ni.contact_row, "webhook", fast,
+			    sizeof(fast)), 0);
+			assert_string_equal(fast, hash);
+			assert_int_equal(notice_delivery_hash(secret, lens[i],
+			    ni.event_row, ni.contact_row, "Bad", fast,
+			    sizeof(fast)), -1);
+			buf_init(&url, 4096);
+			assert_int_equal(notice_unsubscribe_url(&cfg, secret,
+			    lens[i], id, post.id, &url), 0);
+			snprintf(want, sizeof(want), "https://outreach.example"
+			    ".org/u?t=%s", token);
+			assert_string_equal(url.data, want);
+			buf_free(&url);
+		}
 		json_decref(contact);
 	}
 	/* A contact id a token cannot carry: refused, named by id. */
