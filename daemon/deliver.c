@@ -1000,7 +1000,7 @@ dv_dispatch(struct deliver *dv, sqlite3_stmt *st, int channel, int priority,
 	} else {
 		url = json_string_value(json_object_get(contact,
 		    "webhook_url"));
-		notice_delivery_hash(journal_secret(dv->d->jr),
+		contact_delivery_hash(journal_secret(dv->d->jr),
 		    JOURNAL_SECRET_LEN, event, crow, "webhook", hash,
 		    sizeof(hash));
 		snprintf(hookid, sizeof(hookid), "msg_%s", hash);

@@ -2,16 +2,10 @@
  * unsubscribe token per notice serves both List-Unsubscribe URLs; the
  * small strings are built on the stack (the limits are those of the
  * buffers this used to print into).  The token and the Message-ID hash
- * are contact.c's formats (contact.h), made here with an HMAC context
- * keyed once per thread and secret; contact.c's functions remain the
- * reference (test_render checks both agree) and the fallback. */
+ * are contact.c's (contact.h). */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-
-#include <openssl/core_names.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "config.h"
 #include "contact.h"
@@ -22,211 +16,6 @@
 #define UNSUB_MAX	4096	/* the https URL */
 #define MAILTO_MAX	4096	/* the mailto URL */
 #define MSGID_MAX	512	/* "<hash@domain>" */
-#define KEY_MIN		16	/* contact.c's shortest secret */
-#define KEY_MAX		64	/* longer secrets go through contact.c */
-#define TOKEN_MAC_LEN	16	/* contact.h: the first 16 bytes of the MAC */
-
-static const char token_label[] = "outreachd-unsubscribe-v1";
-static const char delivery_label[] = "outreachd-delivery-v1";
-
-/*
- * HMAC-SHA256 keyed with the secret once: each MAC starts again from the
- * keyed state (EVP_MAC_init without a key, which HMAC providers take as
- * "same key"), a fraction of the cost of keying anew as HMAC() does.  Per
- * thread, as struct render_sets is; keyed again when another secret comes;
- * lives as long as the thread.
- */
-static _Thread_local struct {
-	EVP_MAC_CTX	*ctx;
-	size_t		 len;
-	unsigned char	 secret[KEY_MAX];
-} keyed;
-
-static void
-keyed_drop(void)
-{
-	EVP_MAC_CTX_free(keyed.ctx);
-	keyed.ctx = NULL;
-	keyed.len = 0;
-	OPENSSL_cleanse(keyed.secret, sizeof(keyed.secret));
-}
-
-static EVP_MAC_CTX *
-keyed_ctx(const unsigned char *secret, size_t len)
-{
-	OSSL_PARAM	 params[2];
-	EVP_MAC		*mac;
-	EVP_MAC_CTX	*ctx;
-
-	if (keyed.ctx != NULL && keyed.len == len &&
-	    CRYPTO_memcmp(keyed.secret, secret, len) == 0)
-		return keyed.ctx;
-	if (secret == NULL || len < KEY_MIN || len > KEY_MAX)
-		return NULL;
-	keyed_drop();
-	if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
-		return NULL;
-	ctx = EVP_MAC_CTX_new(mac);
-	EVP_MAC_free(mac);
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-	    (char *)"SHA256", 0);
-	params[1] = OSSL_PARAM_construct_end();
-	if (ctx == NULL || EVP_MAC_init(ctx, secret, len, params) != 1) {
-		EVP_MAC_CTX_free(ctx);
-		return NULL;
-	}
-	keyed.ctx = ctx;
-	keyed.len = len;
-	memcpy(keyed.secret, secret, len);
-	return ctx;
-}
-
-/* HMAC-SHA256(secret, label NUL data) into mac, as contact.c computes it.
- * 0, or -1 (the caller falls back to contact.c). */
-static int
-mac_labelled(const unsigned char *secret, size_t secretlen, const char *label,
-    size_t labellen, const unsigned char *data, size_t len,
-    unsigned char mac[32])
-{
-	EVP_MAC_CTX	*k;
-	size_t		 n = 0;
-
-	if ((k = keyed_ctx(secret, secretlen)) == NULL)
-		return -1;
-	if (EVP_MAC_init(k, NULL, 0, NULL) != 1 ||
-	    EVP_MAC_update(k, (const unsigned char *)label, labellen + 1) !=
-	    1 || EVP_MAC_update(k, data, len) != 1 ||
-	    EVP_MAC_final(k, mac, &n, 32) != 1 || n != 32) {
-		keyed_drop();	/* start from a fresh key next time */
-		return -1;
-	}
-	return 0;
-}
-
-/* [A-Za-z0-9._:-]{1,max}, contact.c's identifier. */
-static int
-ident_ok(const char *s, size_t n, size_t max)
-{
-	size_t	i;
-
-	if (n < 1 || n > max)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '.' ||
-		    s[i] == '_' || s[i] == ':' || s[i] == '-'))
-			return 0;
-	return 1;
-}
-
-/* contact_token_make (contact.h gives the format) into out
- * (CONTACT_TOKEN_SIZE); 0 or -1. */
-static int
-token_make(const unsigned char *secret, size_t secretlen, const char *id,
-    const char *post, char out[CONTACT_TOKEN_SIZE])
-{
-	static const char	 b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789-_";
-	unsigned char		 raw[3 + CONTACT_ID_MAX + CONTACT_POST_MAX +
-				    TOKEN_MAC_LEN + 2], mac[32];
-	size_t			 idlen, postlen, n = 0, i, o = 0;
-	uint32_t		 v;
-
-	if (id == NULL || post == NULL)
-		return -1;
-	idlen = strlen(id);
-	postlen = strlen(post);
-	if (!ident_ok(id, idlen, CONTACT_ID_MAX) ||
-	    !ident_ok(post, postlen, CONTACT_POST_MAX))
-		return -1;
-	raw[n++] = 1;	/* the version */
-	raw[n++] = (unsigned char)idlen;
-	memcpy(raw + n, id, idlen);
-	n += idlen;
-	raw[n++] = (unsigned char)postlen;
-	memcpy(raw + n, post, postlen);
-	n += postlen;
-	if (mac_labelled(secret, secretlen, token_label,
-	    sizeof(token_label) - 1, raw, n, mac) == -1)
-		return contact_token_make(secret, secretlen, id, post, out,
-		    CONTACT_TOKEN_SIZE);
-	memcpy(raw + n, mac, TOKEN_MAC_LEN);
-	n += TOKEN_MAC_LEN;
-	/* base64url without padding; two zero bytes past the end round the
-	 * last group down to whole characters. */
-	raw[n] = raw[n + 1] = 0;
-	for (i = 0; i < n; i += 3) {
-		v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 |
-		    raw[i + 2];
-		out[o++] = b64url[v >> 18 & 63];
-		out[o++] = b64url[v >> 12 & 63];
-		if (i + 1 < n)
-			out[o++] = b64url[v >> 6 & 63];
-		if (i + 2 < n)
-			out[o++] = b64url[v & 63];
-	}
-	out[o] = '\0';
-	return 0;
-}
-
-/* contact_delivery_hash (contact.h) for channel ("smtp", "webhook")
- * into out (CONTACT_DELIVERY_HASH_SIZE); 0 or -1. */
-static int
-delivery_hash(const unsigned char *secret, size_t secretlen, int64_t event_row,
-    int64_t contact_row, const char *channel,
-    char out[CONTACT_DELIVERY_HASH_SIZE])
-{
-	static const char	b32[] = "abcdefghijklmnopqrstuvwxyz234567";
-	unsigned char		data[16 + 16], mac[32];
-	uint64_t		e = (uint64_t)event_row;
-	uint64_t		c = (uint64_t)contact_row;
-	uint32_t		acc = 0;
-	size_t			i, o = 0, n = strlen(channel);
-	int			bits = 0;
-
-	if (n < 1 || n > 16)
-		return -1;
-	for (i = 0; i < 8; i++) {
-		data[i] = (unsigned char)(e >> (56 - 8 * i));
-		data[8 + i] = (unsigned char)(c >> (56 - 8 * i));
-	}
-	memcpy(data + 16, channel, n);
-	if (mac_labelled(secret, secretlen, delivery_label,
-	    sizeof(delivery_label) - 1, data, 16 + n, mac) == -1)
-		return contact_delivery_hash(secret, secretlen, event_row,
-		    contact_row, channel, out, CONTACT_DELIVERY_HASH_SIZE);
-	for (i = 0; i < sizeof(mac); i++) {
-		acc = (acc << 8 | mac[i]) & 0xffff;
-		bits += 8;
-		while (bits >= 5) {
-			bits -= 5;
-			out[o++] = b32[acc >> bits & 31];
-		}
-	}
-	if (bits > 0)
-		out[o++] = b32[acc << (5 - bits) & 31];
-	out[o] = '\0';
-	return 0;
-}
-
-int
-notice_delivery_hash(const unsigned char *secret, size_t secretlen,
-    int64_t event_row, int64_t contact_row, const char *channel, char *out,
-    size_t outlen)
-{
-	size_t	i;
-
-	if (out == NULL || outlen < CONTACT_DELIVERY_HASH_SIZE ||
-	    channel == NULL)
-		return -1;
-	out[0] = '\0';
-	for (i = 0; channel[i] != '\0'; i++)
-		if (channel[i] < 'a' || channel[i] > 'z')
-			return -1;
-	return delivery_hash(secret, secretlen, event_row, contact_row,
-	    channel, out);
-}
 
 /* Concatenate the NUL-terminated strings of v[0..n) into out (size max +
  * 1).  Returns the length, or -1 when it would be longer than max (out is
@@ -268,7 +57,8 @@ notice_unsubscribe_url(const struct config *cfg, const unsigned char *secret,
 	buf_reset(b);
 	if (cfg->unsubscribe_url == NULL)
 		return 0;
-	if (token_make(secret, secretlen, contact_id, post, token) == -1)
+	if (contact_token_make(secret, secretlen, contact_id, post, token,
+	    sizeof(token)) == -1)
 		return -1;
 	if (buf_adds(b, cfg->unsubscribe_url) == -1)
 		return -1;
@@ -297,8 +87,9 @@ notice_email(struct render_sets *sets, const struct notice_in *in,
 	/* The token is a keyed hash (HMAC-SHA256): made once, when a URL
 	 * needs it. */
 	if (cfg->unsubscribe_url != NULL) {
-		if (token_make(in->secret, in->secretlen, cid, in->post->id,
-		    token) == -1 || unsub_url(cfg, token, unsub) == -1) {
+		if (contact_token_make(in->secret, in->secretlen, cid,
+		    in->post->id, token, sizeof(token)) == -1 ||
+		    unsub_url(cfg, token, unsub) == -1) {
 			snprintf(err, errlen, "contact %s: cannot make the "
 			    "unsubscribe token", cid);
 			return -1;
@@ -339,16 +130,18 @@ notice_email(struct render_sets *sets, const struct notice_in *in,
 	v[2] = "@";
 	v[3] = domain;
 	v[4] = ">";
-	if (domain == NULL || delivery_hash(in->secret, in->secretlen,
-	    in->event_row, in->contact_row, "smtp", hash) == -1 ||
+	if (domain == NULL || contact_delivery_hash(in->secret,
+	    in->secretlen, in->event_row, in->contact_row, "smtp", hash,
+	    sizeof(hash)) == -1 ||
 	    cat(msgid, MSGID_MAX, v, 5) == -1) {
 		snprintf(err, errlen, "contact %s: cannot make the Message-ID",
 		    cid);
 		return -1;
 	}
 	if (cfg->unsubscribe_mailto != NULL) {
-		if (!have_token && token_make(in->secret, in->secretlen, cid,
-		    in->post->id, token) == -1) {
+		if (!have_token && contact_token_make(in->secret,
+		    in->secretlen, cid, in->post->id, token,
+		    sizeof(token)) == -1) {
 			snprintf(err, errlen, "contact %s: cannot make the "
 			    "unsubscribe token", cid);
 			return -1;

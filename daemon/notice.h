@@ -43,11 +43,4 @@ int	notice_email(struct render_sets *, const struct notice_in *,
 int	notice_unsubscribe_url(const struct config *, const unsigned char *,
 	    size_t, const char *contact_id, const char *post, struct buf *b);
 
-/* contact_delivery_hash (contact.h) from a key set up once per thread:
- * the webhook-id and Message-ID hash of a delivery.  Same arguments and
- * result; 0 or -1. */
-int	notice_delivery_hash(const unsigned char *secret, size_t secretlen,
-	    int64_t event_row, int64_t contact_row, const char *channel,
-	    char *out, size_t outlen);
-
 #endif

@@ -1363,6 +1363,70 @@ test_token_roundtrip(void **state)
 	assert_int_equal(strlen(tok), 196);
 }
 
+/* The delivery hash, computed here with HMAC() from its definition in
+ * contact.h: base32 of HMAC-SHA256(secret, "outreachd-delivery-v1" NUL
+ * event(8, big-endian) contact(8) channel). */
+static void
+ref_delivery_hash(const unsigned char *key, size_t len, uint64_t e,
+    uint64_t c, const char *channel, char *out)
+{
+	static const char	 label[] = "outreachd-delivery-v1";
+	static const char	 b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+	unsigned char		 data[128], mac[32];
+	unsigned int		 maclen = 0;
+	size_t			 n = sizeof(label), i, o = 0;
+	uint32_t		 acc = 0;
+	int			 bits = 0;
+
+	memcpy(data, label, sizeof(label));
+	for (i = 0; i < 8; i++) {
+		data[n + i] = (unsigned char)(e >> (56 - 8 * i));
+		data[n + 8 + i] = (unsigned char)(c >> (56 - 8 * i));
+	}
+	n += 16;
+	memcpy(data + n, channel, strlen(channel));
+	n += strlen(channel);
+	assert_non_null(HMAC(EVP_sha256(), key, (int)len, data, n, mac,
+	    &maclen));
+	for (i = 0; i < 32; i++) {
+		acc = (acc << 8 | mac[i]) & 0xffff;
+		bits += 8;
+		while (bits >= 5) {
+			bits -= 5;
+			out[o++] = b32[acc >> bits & 31];
+		}
+	}
+	if (bits > 0)
+		out[o++] = b32[acc << (5 - bits) & 31];
+	out[o] = '\0';
+}
+
+/* The MAC keyed once per thread follows each change of secret (lengths
+ * on both sides of the keyed context's 64 bytes, in turn). */
+static void
+test_mac_keyed_follows_secret(void **state)
+{
+	static const size_t	 lens[] = { 16, 32, 64, 65, 200, 32, 16, 64 };
+	static const char *const chans[] = { "smtp", "webhook" };
+	unsigned char		 key[200];
+	char			 got[CONTACT_DELIVERY_HASH_SIZE];
+	char			 want[CONTACT_DELIVERY_HASH_SIZE];
+	size_t			 i, k;
+
+	(void)state;
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+		for (k = 0; k < 4; k++) {
+			memset(key, (int)(i * 31 + 7), sizeof(key));
+			key[lens[i] - 1] = (unsigned char)i;
+			assert_int_equal(contact_delivery_hash(key, lens[i],
+			    (int64_t)(i * 1000003 + k), (int64_t)k << 40,
+			    chans[k % 2], got, sizeof(got)), 0);
+			ref_delivery_hash(key, lens[i], i * 1000003 + k,
+			    (uint64_t)k << 40, chans[k % 2], want);
+			assert_string_equal(got, want);
+		}
+}
+
 static void
 test_token_make_refuses(void **state)
 {
@@ -1656,6 +1720,7 @@ main(void)
 		cmocka_unit_test(test_status_names),
 		cmocka_unit_test(test_token_roundtrip),
 		cmocka_unit_test(test_token_make_refuses),
+		cmocka_unit_test(test_mac_keyed_follows_secret),
 		cmocka_unit_test(test_token_tamper),
 		cmocka_unit_test(test_token_refuses),
 		cmocka_unit_test(test_token_forged),
