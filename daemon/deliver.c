@@ -1379,6 +1379,7 @@ deliver_free(struct deliver *dv)
 
 	if (dv == NULL)
 		return;
+	loop_remove_timer(dv->d->loop, dv);
 	dv->stopping = 1;
 	/* Freeing a sender reports what it holds NOT_SENT: back to
 	 * pending, in the caller's transaction. */

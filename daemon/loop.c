@@ -22,6 +22,7 @@ struct loop_timer {
 	loop_due_cb	 due;
 	loop_run_cb	 run;
 	void		*arg;
+	int		 dead;	/* removed; dropped after the turn */
 };
 
 struct loop_hook {
@@ -37,6 +38,7 @@ struct loop {
 	int			 changed;
 	struct loop_timer	*timers;
 	size_t			 ntimers;
+	int			 timers_dead;	/* some are marked dead */
 	struct loop_hook	*hooks;
 	size_t			 nhooks;
 	int			 stop;
@@ -166,8 +168,34 @@ loop_add_timer(struct loop *lp, loop_due_cb due, loop_run_cb run, void *arg)
 	p[lp->ntimers].due = due;
 	p[lp->ntimers].run = run;
 	p[lp->ntimers].arg = arg;
+	p[lp->ntimers].dead = 0;
 	lp->ntimers++;
 	return 0;
+}
+
+void
+loop_remove_timer(struct loop *lp, void *arg)
+{
+	size_t	i;
+
+	for (i = 0; i < lp->ntimers; i++)
+		if (lp->timers[i].arg == arg) {
+			lp->timers[i].dead = 1;
+			lp->timers_dead = 1;
+		}
+}
+
+/* Drop removed timers (never while the loop walks them). */
+static void
+loop_compact_timers(struct loop *lp)
+{
+	size_t	i, n = 0;
+
+	for (i = 0; i < lp->ntimers; i++)
+		if (!lp->timers[i].dead)
+			lp->timers[n++] = lp->timers[i];
+	lp->ntimers = n;
+	lp->timers_dead = 0;
 }
 
 int
@@ -243,9 +271,13 @@ loop_run(struct loop *lp)
 			log_warnx("loop: out of memory rebuilding poll set");
 			return -1;
 		}
+		if (lp->timers_dead)
+			loop_compact_timers(lp);
 		now = loop_now_ms();
 		next = -1;
 		for (i = 0; i < lp->ntimers; i++) {
+			if (lp->timers[i].dead)
+				continue;
 			due = lp->timers[i].due(lp->timers[i].arg);
 			if (due >= 0 && (next < 0 || due < next))
 				next = due;
@@ -271,8 +303,12 @@ loop_run(struct loop *lp)
 				lp->items[i].cb(lp->items[i].arg,
 				    lp->poll[i].revents);
 		}
+		/* Timers run may add timers (appended) or remove them
+		 * (marked dead, skipped). */
 		now = loop_now_ms();
 		for (i = 0; i < lp->ntimers; i++) {
+			if (lp->timers[i].dead)
+				continue;
 			due = lp->timers[i].due(lp->timers[i].arg);
 			if (due >= 0 && due <= now)
 				lp->timers[i].run(lp->timers[i].arg);

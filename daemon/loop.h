@@ -32,6 +32,9 @@ void	loop_remove_fd(struct loop *, int fd);
 /* A timer owned by a module: due() says when, run() runs it.  0 or -1. */
 int	loop_add_timer(struct loop *, loop_due_cb due, loop_run_cb run,
 	    void *arg);
+/* Remove every timer added with arg (arg may be freed once this returns:
+ * it is not called again, even later in the current turn). */
+void	loop_remove_timer(struct loop *, void *arg);
 /* Run before each sleep, in the order added. 0 or -1. */
 int	loop_add_before_sleep(struct loop *, loop_run_cb, void *arg);
 

@@ -7,11 +7,10 @@
  * callback at the end of each entry point (an fd event, the timer,
  * _unqueue, _drain, _free; never inside _submit, which only writes),
  * each message once.
- * Deadlines go through one timerfd per relay: loop.h cannot remove a timer,
- * and relays are freed on reload while the loop lives on. */
+ * Deadlines go through one loop timer per relay, removed when the relay
+ * is freed (on reload the loop lives on). */
 #include <sys/queue.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -173,8 +172,8 @@ struct smtp_relay {
 	size_t			 naddrs, addr_ok;
 	int			 resolve;	/* resolve before the next connect */
 
-	int			 tfd;		/* timerfd for every deadline */
-	int64_t			 armed;		/* -1: not armed */
+	int			 timer;		/* the loop timer is added */
+	int64_t			 armed;		/* its deadline; -1: none */
 
 	struct smtp_msgs	 queue;		/* handed over, not written */
 	size_t			 nqueued;
@@ -765,16 +764,15 @@ relay_has_ready(const struct smtp_relay *r)
 	return 0;
 }
 
-/* Arm the timerfd for the earliest deadline unless it will already fire
+/* Arm the timer for the earliest deadline unless it will already fire
  * by then (a wake-up too early only recomputes). */
 static void
 relay_schedule(struct smtp_relay *r)
 {
 	struct smtp_conn	*c;
-	struct itimerspec	 its;
 	int64_t			 now = loop_now_ms(), next = -1, t;
 
-	if (r->tfd == -1)
+	if (!r->timer)
 		return;
 	if (r->kick || r->nreports > 0)
 		next = now;
@@ -794,15 +792,6 @@ relay_schedule(struct smtp_relay *r)
 	}
 	if (next < 0 || (r->armed >= 0 && r->armed <= next))
 		return;
-	memset(&its, 0, sizeof(its));
-	its.it_value.tv_sec = next / 1000;
-	its.it_value.tv_nsec = (next % 1000) * 1000000;
-	if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
-		its.it_value.tv_nsec = 1;	/* zero would disarm */
-	if (timerfd_settime(r->tfd, TFD_TIMER_ABSTIME, &its, NULL) == -1) {
-		log_warn("smtp: %s: timerfd_settime", r->name);
-		return;
-	}
 	r->armed = next;
 }
 
@@ -2036,18 +2025,22 @@ relay_settle(struct smtp_relay *r)
 }
 
 /* Deadlines: timeouts, idle connections, backoff and rate ends. */
+static int64_t
+relay_due(void *arg)
+{
+	const struct smtp_relay	*r = arg;
+
+	return r->armed;
+}
+
 static void
-relay_timer(void *arg, short revents)
+relay_timer(void *arg)
 {
 	struct smtp_relay	*r = arg;
 	struct smtp_conn	*c;
-	uint64_t		 ticks;
 	char			 why[SMTP_TEXT_MAX];
 	int64_t			 now;
 
-	(void)revents;
-	while (read(r->tfd, &ticks, sizeof(ticks)) == -1 && errno == EINTR)
-		;
 	r->armed = -1;
 	relay_enter(r);
 	now = loop_now_ms();
@@ -2235,7 +2228,6 @@ smtp_relay_new(struct loop *loop, const struct cfg_relay *cfg,
 	r->name = cfg->name;
 	r->done = done;
 	r->arg = arg;
-	r->tfd = -1;
 	r->armed = -1;
 	TAILQ_INIT(&r->queue);
 	TAILQ_INIT(&r->reports);
@@ -2269,19 +2261,12 @@ smtp_relay_new(struct loop *loop, const struct cfg_relay *cfg,
 	SSL_CTX_set_session_cache_mode(r->ctx, SSL_SESS_CACHE_CLIENT |
 	    SSL_SESS_CACHE_NO_INTERNAL_STORE);
 	SSL_CTX_sess_set_new_cb(r->ctx, relay_new_session);
-	if ((r->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK |
-	    TFD_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "smtp: relay \"%s\": timerfd_create: %s",
-		    r->name, strerror(errno));
-		goto fail;
-	}
-	if (loop_add_fd(loop, r->tfd, ZMQ_POLLIN, relay_timer, r) == -1) {
+	if (loop_add_timer(loop, relay_due, relay_timer, r) == -1) {
 		snprintf(err, errlen, "smtp: relay \"%s\": out of memory",
 		    r->name);
-		close(r->tfd);
-		r->tfd = -1;
 		goto fail;
 	}
+	r->timer = 1;
 	if (relay_resolve(r, why, sizeof(why)) == -1) {
 		log_warnx("smtp: %s (will retry)", why);
 		r->resolve = 1;
@@ -2319,10 +2304,8 @@ smtp_relay_free(struct smtp_relay *r)
 		TAILQ_REMOVE(&r->conns, c, entry);
 		conn_free(c);
 	}
-	if (r->tfd != -1) {
-		loop_remove_fd(r->loop, r->tfd);
-		close(r->tfd);
-	}
+	if (r->timer)
+		loop_remove_timer(r->loop, r);
 	if (r->session != NULL)
 		SSL_SESSION_free(r->session);
 	SSL_CTX_free(r->ctx);

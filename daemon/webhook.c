@@ -5,15 +5,14 @@
  * easy handles, which are kept and reused.  Jobs are owned here from
  * webhook_submit until their one report and freed right after it; secrets
  * live only in the HMAC contexts and are never logged.
- * Work happens in two entry points, a socket's event and the timerfd that
- * carries every deadline (curl's timer, rate tokens, the host sweep): loop.h
- * cannot remove a timer, and senders are freed on reload while the loop
- * lives on.  Each entry point ends by settling (starting what may start,
- * running curl's expired timers) and arming the timerfd if needed. */
+ * Work happens in two entry points, a socket's event and the loop timer
+ * that carries every deadline (curl's timer, rate tokens, the host sweep;
+ * removed when the sender is freed, on reload while the loop lives on).
+ * Each entry point ends by settling (starting what may start, running
+ * curl's expired timers) and arming the timer if needed. */
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -139,7 +138,7 @@ struct webhook {
 	CURLM				*multi;
 	int				 curl_inited;
 	int64_t				 curl_due;	/* -1: no timer */
-	int				 tfd;		/* timerfd, -1 */
+	int				 timer;		/* the loop timer is added */
 	int64_t				 armed;		/* its deadline, -1 */
 	int				 busy;		/* in an entry point */
 	struct wh_signer		 signer;
@@ -1267,12 +1266,11 @@ wh_completions(struct webhook *wh)
 
 /* ---- deadlines ---- */
 
-/* Arm the timerfd for the earliest deadline unless it fires by then
+/* Arm the timer for the earliest deadline unless it fires by then
  * already (a wake-up too early only settles and re-arms). */
 static void
 wh_schedule(struct webhook *wh)
 {
-	struct itimerspec	 its;
 	struct wh_host		*h;
 	int64_t			 next = wh->curl_due;
 
@@ -1283,14 +1281,7 @@ wh_schedule(struct webhook *wh)
 		next = wh->sweep_ms;
 	if (next < 0 || (wh->armed >= 0 && wh->armed <= next))
 		return;
-	memset(&its, 0, sizeof(its));
-	its.it_value.tv_sec = next / 1000;
-	its.it_value.tv_nsec = (next % 1000) * 1000000;
-	if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
-		its.it_value.tv_nsec = 1;	/* zero would disarm */
-	/* On failure the next socket event or submit tries again. */
-	if (timerfd_settime(wh->tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
-		wh->armed = next;
+	wh->armed = next;
 }
 
 /* Forget hosts quiet for a while, with their easy handles. */
@@ -1309,7 +1300,7 @@ wh_sweep(struct webhook *wh, int64_t now)
 
 /* The end of each entry point: report what curl finished, start what may
  * start, run curl's expired timers (a new transfer sets one at once), a
- * few rounds while that makes progress; then arm the timerfd. */
+ * few rounds while that makes progress; then arm the timer. */
 static void
 wh_settle(struct webhook *wh)
 {
@@ -1347,15 +1338,19 @@ wh_settle(struct webhook *wh)
 	wh_schedule(wh);
 }
 
+static int64_t
+wh_timer_due(void *arg)
+{
+	const struct webhook	*wh = arg;
+
+	return wh->armed;
+}
+
 static void
-wh_timer_io(void *arg, short revents)
+wh_timer_run(void *arg)
 {
 	struct webhook	*wh = arg;
-	uint64_t	 n;
 
-	(void)revents;
-	while (read(wh->tfd, &n, sizeof(n)) == -1 && errno == EINTR)
-		;
 	wh->armed = -1;
 	wh->busy = 1;
 	wh_settle(wh);
@@ -1496,7 +1491,6 @@ webhook_new(struct loop *lp, const struct cfg_webhooks *w,
 	wh->done = done;
 	wh->arg = arg;
 	wh->curl_due = -1;
-	wh->tfd = -1;
 	wh->armed = -1;
 	wh->maxconn = w->max_connections_per_host > 0 ?
 	    w->max_connections_per_host : 8;
@@ -1550,23 +1544,16 @@ webhook_new(struct loop *lp, const struct cfg_webhooks *w,
 		    curl_multi_strerror(mc));
 		goto fail;
 	}
-	if ((wh->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK |
-	    TFD_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "webhooks: timerfd_create: %s",
-		    strerror(errno));
-		goto fail;
-	}
-	if (loop_add_fd(lp, wh->tfd, ZMQ_POLLIN, wh_timer_io, wh) == -1) {
+	if (loop_add_timer(lp, wh_timer_due, wh_timer_run, wh) == -1) {
 		snprintf(err, errlen, "webhooks: out of memory");
 		goto fail;
 	}
+	wh->timer = 1;
 	OPENSSL_cleanse(keys, sizeof(keys));
 	return wh;
 fail:
 	OPENSSL_cleanse(keys, sizeof(keys));
 	if (wh != NULL) {
-		if (wh->tfd != -1)
-			close(wh->tfd);
 		if (wh->multi != NULL)
 			curl_multi_cleanup(wh->multi);
 		if (wh->curl_inited)
@@ -1609,8 +1596,8 @@ webhook_free(struct webhook *wh)
 		LIST_REMOVE(s, entry);
 		free(s);
 	}
-	loop_remove_fd(wh->loop, wh->tfd);
-	close(wh->tfd);
+	if (wh->timer)
+		loop_remove_timer(wh->loop, wh);
 	curl_global_cleanup();
 	wh_signer_clear(&wh->signer);
 	buf_free(&wh->sig);
@@ -1693,7 +1680,7 @@ webhook_submit(struct webhook *wh, const char *url, const char *webhook_id,
 	wh->njobs++;
 	wh->nbytes += len;
 	/* Started from an entry point, never inside the caller: the one
-	 * running now (a report's callback submitting), or the timerfd. */
+	 * running now (a report's callback submitting), or the timer. */
 	wh_host_wait(wh, h, loop_now_ms());
 	if (!wh->busy)
 		wh_schedule(wh);
