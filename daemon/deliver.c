@@ -71,8 +71,8 @@ static const char *const dv_sql[DV_ST_MAX] = {
 	" WHERE state = 'sending'",
 	"SELECT d.event, d.contact, d.attempts, d.next_at, e.received_at,"
 	" e.not_before, e.expires_at, c.status, c.ext_id, c.name, c.email,"
-	" c.webhook_url, c.languages, c.country, c.region, c.city, c.tags,"
-	" c.test, c.webhook_gone"
+	" c.webhook_url, c.languages, c.country, c.region, c.city,"
+	" c.webhook_gone"
 	" FROM deliveries d JOIN events e ON e.id = d.event"
 	" JOIN contacts c ON c.id = d.contact"
 	" WHERE d.state IN ('pending', 'deferred')"	/* the index's */
@@ -111,8 +111,8 @@ static const char *const dv_sql[DV_ST_MAX] = {
 enum {
 	CL_EVENT, CL_CONTACT, CL_ATTEMPTS, CL_NEXT_AT, CL_RECEIVED,
 	CL_NOT_BEFORE, CL_EXPIRES, CL_STATUS, CL_EXT_ID, CL_NAME, CL_EMAIL,
-	CL_WEBHOOK_URL, CL_LANGUAGES, CL_COUNTRY, CL_REGION, CL_CITY, CL_TAGS,
-	CL_TEST, CL_WEBHOOK_GONE
+	CL_WEBHOOK_URL, CL_LANGUAGES, CL_COUNTRY, CL_REGION, CL_CITY,
+	CL_WEBHOOK_GONE
 };
 
 /* One delivery handed to a sender. */
@@ -714,7 +714,9 @@ dv_event_get(struct deliver *dv, int64_t row, char *err, size_t errlen)
 	return e;
 }
 
-/* The contact JSON the templates see, from a DV_ST_CLAIM row. */
+/* The contact JSON a notice needs, from a DV_ST_CLAIM row: what the
+ * templates may see (render.c's allow-list), the languages for the chain,
+ * and the address or URL to send to. */
 static json_t *
 dv_contact_json(sqlite3_stmt *st)
 {
@@ -725,7 +727,7 @@ dv_contact_json(sqlite3_stmt *st)
 		{ "id", CL_EXT_ID }, { "name", CL_NAME },
 		{ "email", CL_EMAIL }, { "webhook_url", CL_WEBHOOK_URL },
 		{ "country", CL_COUNTRY }, { "region", CL_REGION },
-		{ "city", CL_CITY }, { "status", CL_STATUS },
+		{ "city", CL_CITY },
 	};
 	json_t		*o = json_object(), *v;
 	const char	*s;
@@ -739,11 +741,6 @@ dv_contact_json(sqlite3_stmt *st)
 	s = (const char *)sqlite3_column_text(st, CL_LANGUAGES);
 	v = s != NULL ? json_loads(s, 0, NULL) : NULL;
 	json_object_set_new(o, "languages", v ? v : json_array());
-	s = (const char *)sqlite3_column_text(st, CL_TAGS);
-	v = s != NULL ? json_loads(s, 0, NULL) : NULL;
-	json_object_set_new(o, "tags", v ? v : json_array());
-	json_object_set_new(o, "test", json_boolean(sqlite3_column_int(st,
-	    CL_TEST)));
 	return o;
 }
 
@@ -886,8 +883,7 @@ out:
  * Returns 1 handed over, 0 settled otherwise (skipped, expired, failed),
  * -1 when no sender could take it (left for later). */
 static int
-dv_dispatch(struct deliver *dv, sqlite3_stmt *st, int channel, int priority,
-    const char *state)
+dv_dispatch(struct deliver *dv, sqlite3_stmt *st, int channel, int priority)
 {
 	struct dv_flight	*f;
 	struct dv_event		*e;
@@ -901,7 +897,6 @@ dv_dispatch(struct deliver *dv, sqlite3_stmt *st, int channel, int priority,
 	int			 attempts, rc = 0;
 	size_t			 i, slot;
 
-	(void)state;
 	event = sqlite3_column_int64(st, CL_EVENT);
 	crow = sqlite3_column_int64(st, CL_CONTACT);
 	attempts = sqlite3_column_int(st, CL_ATTEMPTS);
@@ -1121,8 +1116,7 @@ dv_claim(struct deliver *dv, int channel, int64_t start_mono)
 					stop = 1;
 					break;
 				}
-				r = dv_dispatch(dv, st, channel, prio,
-				    states[s]);
+				r = dv_dispatch(dv, st, channel, prio);
 				if (r == -1) {
 					dv->more[channel] = 1;
 					stop = 1;
