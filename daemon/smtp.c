@@ -214,36 +214,41 @@ int
 smtp_dotstuff(struct buf *out, const char *data, size_t len)
 {
 	const char	*lf, *cr;
-	size_t		 i = 0, end, stop;
-	int		 bol = 1;
+	size_t		 i = 0, run = 0, end, stop;
 
+	/* data[run..i) is canonical and goes out as it is, in one copy:
+	 * a message from the MIME writer is one run, but for its dots. */
 	while (i < len) {
-		if (bol && data[i] == '.' && buf_addc(out, '.') == -1)
-			return -1;
-		bol = 0;
+		if (data[i] == '.') {
+			if (buf_add(out, data + run, i - run) == -1 ||
+			    buf_addc(out, '.') == -1)
+				return -1;
+			run = i;
+		}
 		lf = memchr(data + i, '\n', len - i);
 		end = lf != NULL ? (size_t)(lf - data) : len;
-		cr = memchr(data + i, '\r', end - i);
-		if (cr != NULL)
-			stop = (size_t)(cr - data);	/* CRLF or bare CR */
-		else
-			stop = end;			/* bare LF or the end */
-		if (buf_add(out, data + i, stop - i) == -1)
-			return -1;
-		if (stop == len) {
-			i = len;
-			break;
+		if (lf != NULL && end > i && data[end - 1] == '\r' &&
+		    memchr(data + i, '\r', end - 1 - i) == NULL) {
+			i = end + 1;		/* CRLF only at its end */
+			continue;
 		}
-		if (buf_add(out, "\r\n", 2) == -1)
+		/* A bare CR or LF, or a last line without an end: the line
+		 * up to its first CR or LF, then CRLF. */
+		cr = memchr(data + i, '\r', end - i);
+		stop = cr != NULL ? (size_t)(cr - data) : end;
+		if (buf_add(out, data + run, stop - run) == -1 ||
+		    buf_add(out, "\r\n", 2) == -1)
 			return -1;
-		bol = 1;
-		if (data[stop] == '\r' && stop + 1 < len &&
+		if (stop == len)
+			i = len;
+		else if (data[stop] == '\r' && stop + 1 < len &&
 		    data[stop + 1] == '\n')
 			i = stop + 2;
 		else
 			i = stop + 1;
+		run = i;
 	}
-	if (!bol && buf_add(out, "\r\n", 2) == -1)
+	if (buf_add(out, data + run, i - run) == -1)
 		return -1;
 	return buf_add(out, ".\r\n", 3);
 }
@@ -1159,6 +1164,9 @@ conn_handshake_start(struct smtp_conn *c)
 	}
 	SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* A record in one read(2), not its header and then its body;
+	 * conn_read asks SSL_has_pending for what this buffers. */
+	SSL_set_read_ahead(c->ssl, 1);
 	if (r->session != NULL)
 		SSL_set_session(c->ssl, r->session);
 	SSL_set_connect_state(c->ssl);
@@ -1663,6 +1671,7 @@ conn_read(struct smtp_conn *c)
 	struct smtp_relay	*r = c->relay;
 	char			 why[SMTP_TEXT_MAX], reason[128];
 	ssize_t			 n;
+	size_t			 room;
 	int			 e, eof = 0;
 
 	c->rwant = 0;
@@ -1680,11 +1689,11 @@ conn_read(struct smtp_conn *c)
 			conn_fail(c, why);
 			return -1;
 		}
+		room = SMTP_IN_MAX - c->inlen;
 		if (c->tls) {
 			ERR_clear_error();
 			errno = 0;
-			n = SSL_read(c->ssl, c->in + c->inlen,
-			    (int)(SMTP_IN_MAX - c->inlen));
+			n = SSL_read(c->ssl, c->in + c->inlen, (int)room);
 			if (n <= 0) {
 				e = SSL_get_error(c->ssl, (int)n);
 				if (e == SSL_ERROR_WANT_READ)
@@ -1702,8 +1711,7 @@ conn_read(struct smtp_conn *c)
 				goto fail;
 			}
 		} else {
-			n = recv(c->fd, c->in + c->inlen,
-			    SMTP_IN_MAX - c->inlen, 0);
+			n = recv(c->fd, c->in + c->inlen, room, 0);
 			if (n == -1) {
 				if (errno == EINTR)
 					continue;
@@ -1721,6 +1729,12 @@ conn_read(struct smtp_conn *c)
 		c->inlen += (size_t)n;
 		if (conn_replies(c) == -1)
 			return c->state == CONN_CLOSED ? -1 : 0;
+		/* The socket is polled level-triggered: what the kernel
+		 * still holds is seen next turn, without a read(2) here
+		 * that would only say EAGAIN.  What OpenSSL holds is not
+		 * polled, so it is read now. */
+		if (c->tls ? !SSL_has_pending(c->ssl) : (size_t)n < room)
+			break;
 	}
 	return 0;
 fail:
