@@ -45,6 +45,7 @@
 #define DV_IDLE_MS	30000		/* look again at least this often */
 #define DV_RUN_BUDGET_MS 3		/* rendering per run */
 #define DV_MSG_MAX	(8u << 20)	/* one e-mail */
+#define DV_MSG_HINT_MAX	(256u << 10)	/* room reserved for the next */
 #define DV_LIST_MAX	1000		/* rows of "deliveries" */
 #define DV_RATE_SECS	60
 
@@ -69,19 +70,19 @@ enum {
 static const char *const dv_sql[DV_ST_MAX] = {
 	"UPDATE deliveries SET state = 'pending', updated_at = ?1"
 	" WHERE state = 'sending'",
-	"SELECT d.event, d.contact, d.attempts, d.next_at, e.received_at,"
-	" e.not_before, e.expires_at, c.status, c.ext_id, c.name, c.email,"
-	" c.webhook_url, c.languages, c.country, c.region, c.city,"
-	" c.webhook_gone"
-	" FROM deliveries d JOIN events e ON e.id = d.event"
-	" JOIN contacts c ON c.id = d.contact"
+	/* The event's columns come from the scheduler's event cache. */
+	"SELECT d.event, d.contact, d.attempts, d.next_at, c.status,"
+	" c.ext_id, c.name, c.email, c.webhook_url, c.languages, c.country,"
+	" c.region, c.city, c.webhook_gone"
+	" FROM deliveries d JOIN contacts c ON c.id = d.contact"
 	" WHERE d.state IN ('pending', 'deferred')"	/* the index's */
 	" AND d.state = ?1 AND d.priority = ?2 AND d.channel = ?3"
 	" ORDER BY d.next_at LIMIT ?4",
 	"UPDATE deliveries SET state = ?4, attempts = ?5, next_at = ?6,"
 	" last_error = ?7, updated_at = ?8"
 	" WHERE event = ?1 AND contact = ?2 AND channel = ?3",
-	"SELECT topic, post, type, doc FROM events WHERE id = ?1",
+	"SELECT topic, post, type, doc, received_at, not_before, expires_at"
+	" FROM events WHERE id = ?1",
 	"UPDATE contacts SET status = 'bounced', status_at = ?2,"
 	" updated_at = ?2 WHERE id = ?1 AND status = 'active'",
 	"UPDATE contacts SET webhook_gone = 1, updated_at = ?2 WHERE id = ?1",
@@ -109,10 +110,9 @@ static const char *const dv_sql[DV_ST_MAX] = {
 
 /* Columns of DV_ST_CLAIM. */
 enum {
-	CL_EVENT, CL_CONTACT, CL_ATTEMPTS, CL_NEXT_AT, CL_RECEIVED,
-	CL_NOT_BEFORE, CL_EXPIRES, CL_STATUS, CL_EXT_ID, CL_NAME, CL_EMAIL,
-	CL_WEBHOOK_URL, CL_LANGUAGES, CL_COUNTRY, CL_REGION, CL_CITY,
-	CL_WEBHOOK_GONE
+	CL_EVENT, CL_CONTACT, CL_ATTEMPTS, CL_NEXT_AT, CL_STATUS, CL_EXT_ID,
+	CL_NAME, CL_EMAIL, CL_WEBHOOK_URL, CL_LANGUAGES, CL_COUNTRY, CL_REGION,
+	CL_CITY, CL_WEBHOOK_GONE
 };
 
 /* One delivery handed to a sender. */
@@ -133,6 +133,10 @@ struct dv_flight {
 struct dv_event {
 	int64_t		 row;		/* 0: empty */
 	uint64_t	 used;		/* LRU clock */
+	int64_t		 start_ms;	/* not_before, else received_at */
+	int64_t		 expires_ms;	/* -1: never */
+	int		 valid;		/* parsed: ev is set */
+	char		 err[384];	/* why not */
 	struct event	 ev;
 	char		*topic;
 	char		*post;
@@ -197,6 +201,7 @@ struct deliver {
 
 	struct render_out	 out;
 	struct buf		 msg;
+	size_t			 msg_hint;	/* room the next one gets */
 	struct buf		 body;
 };
 
@@ -631,7 +636,7 @@ dv_hook_done(void *arg, const struct webhook_done *wd)
 static void
 dv_event_clear(struct dv_event *e)
 {
-	if (e->row != 0)
+	if (e->valid)
 		event_clear(&e->ev);
 	free(e->topic);
 	free(e->post);
@@ -640,18 +645,46 @@ dv_event_clear(struct dv_event *e)
 	memset(e, 0, sizeof(*e));
 }
 
-/* The parsed event of row, from the cache or the journal; NULL with err
- * when it cannot be read or no longer validates. */
-static struct dv_event *
-dv_event_get(struct deliver *dv, int64_t row, char *err, size_t errlen)
+/* Parse e's stored document as it is valid now: 0, or -1 with e->err. */
+static int
+dv_event_parse(struct deliver *dv, struct dv_event *e)
 {
-	const struct config	*cfg = dv->d->cfg;
 	const struct cfg_post	*post;
-	struct dv_event		*e, *victim = &dv->evc[0];
-	sqlite3_stmt		*st = dv->st[DV_ST_EVENT];
 	struct event_rules	 rules;
 	struct event_error	 ee;
 	const char		*types[1];
+
+	if ((post = config_post(dv->d->cfg, e->post)) == NULL) {
+		snprintf(e->err, sizeof(e->err), "post %s is no longer"
+		    " configured", e->post);
+		return -1;
+	}
+	/* The event was valid when taken in; the type list may have
+	 * changed since, so accept its own type. */
+	types[0] = e->type;
+	memset(&rules, 0, sizeof(rules));
+	rules.max_bytes = strlen(e->doc) + 1;
+	rules.types = types;
+	rules.ntypes = 1;
+	rules.default_lang = post->lang;
+	if (event_parse(e->topic, strlen(e->topic), e->doc, strlen(e->doc),
+	    &rules, &e->ev, &ee) == -1) {
+		snprintf(e->err, sizeof(e->err), "event %" PRId64 " no longer"
+		    " validates: %s", e->row, ee.message);
+		return -1;
+	}
+	return 0;
+}
+
+/* The event of row, from the cache or the journal: its times always,
+ * and when it still validates (e->valid) its parse, else why not in
+ * e->err.  NULL with err only when it cannot be read.  The cache is
+ * emptied at a reload, which may change what validates. */
+static struct dv_event *
+dv_event_get(struct deliver *dv, int64_t row, char *err, size_t errlen)
+{
+	struct dv_event		*e, *victim = &dv->evc[0];
+	sqlite3_stmt		*st = dv->st[DV_ST_EVENT];
 	size_t			 i;
 	int			 rc;
 
@@ -677,6 +710,10 @@ dv_event_get(struct deliver *dv, int64_t row, char *err, size_t errlen)
 	e->post = dv_strdup((const char *)sqlite3_column_text(st, 1));
 	e->type = dv_strdup((const char *)sqlite3_column_text(st, 2));
 	e->doc = dv_strdup((const char *)sqlite3_column_text(st, 3));
+	e->start_ms = sqlite3_column_type(st, 5) == SQLITE_NULL ?
+	    sqlite3_column_int64(st, 4) : sqlite3_column_int64(st, 5);
+	e->expires_ms = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int64(st, 6);
 	sqlite3_reset(st);
 	if (e->topic == NULL || e->post == NULL || e->type == NULL ||
 	    e->doc == NULL) {
@@ -684,33 +721,9 @@ dv_event_get(struct deliver *dv, int64_t row, char *err, size_t errlen)
 		dv_event_clear(e);
 		return NULL;
 	}
-	if ((post = config_post(cfg, e->post)) == NULL) {
-		snprintf(err, errlen, "post %s is no longer configured",
-		    e->post);
-		dv_event_clear(e);
-		return NULL;
-	}
-	/* The event was valid when taken in; the type list may have
-	 * changed since, so accept its own type. */
-	types[0] = e->type;
-	memset(&rules, 0, sizeof(rules));
-	rules.max_bytes = strlen(e->doc) + 1;
-	rules.types = types;
-	rules.ntypes = 1;
-	rules.default_lang = post->lang;
-	if (event_parse(e->topic, strlen(e->topic), e->doc, strlen(e->doc),
-	    &rules, &e->ev, &ee) == -1) {
-		snprintf(err, errlen, "event %" PRId64 " no longer validates:"
-		    " %s", row, ee.message);
-		free(e->topic);
-		free(e->post);
-		free(e->type);
-		free(e->doc);
-		memset(e, 0, sizeof(*e));
-		return NULL;
-	}
 	e->row = row;
 	e->used = ++dv->evclock;
+	e->valid = dv_event_parse(dv, e) == 0;
 	return e;
 }
 
@@ -902,11 +915,6 @@ dv_dispatch(struct deliver *dv, sqlite3_stmt *st, int channel, int priority)
 	attempts = sqlite3_column_int(st, CL_ATTEMPTS);
 	status = (const char *)sqlite3_column_text(st, CL_STATUS);
 	cid = (const char *)sqlite3_column_text(st, CL_EXT_ID);
-	expires = sqlite3_column_type(st, CL_EXPIRES) == SQLITE_NULL ? -1 :
-	    sqlite3_column_int64(st, CL_EXPIRES);
-	start = sqlite3_column_type(st, CL_NOT_BEFORE) == SQLITE_NULL ?
-	    sqlite3_column_int64(st, CL_RECEIVED) :
-	    sqlite3_column_int64(st, CL_NOT_BEFORE);
 	if (cid == NULL)
 		cid = "?";
 
@@ -922,13 +930,20 @@ dv_dispatch(struct deliver *dv, sqlite3_stmt *st, int channel, int priority)
 		    "the endpoint answered 410 Gone earlier");
 		return 0;
 	}
+	if ((e = dv_event_get(dv, event, err, sizeof(err))) == NULL) {
+		dv_set(dv, event, crow, channel, "failed", attempts, now, err);
+		return 0;
+	}
+	start = e->start_ms;
+	expires = e->expires_ms;
 	if (expires >= 0 && now >= expires) {
 		dv_set(dv, event, crow, channel, "expired", attempts, now,
 		    "the event expired before it was sent");
 		return 0;
 	}
-	if ((e = dv_event_get(dv, event, err, sizeof(err))) == NULL) {
-		dv_set(dv, event, crow, channel, "failed", attempts, now, err);
+	if (!e->valid) {
+		dv_set(dv, event, crow, channel, "failed", attempts, now,
+		    e->err);
 		return 0;
 	}
 	contact = dv_contact_json(st);
@@ -945,12 +960,19 @@ dv_dispatch(struct deliver *dv, sqlite3_stmt *st, int channel, int priority)
 		ni.event_row = event;
 		ni.contact_row = crow;
 		ni.date = (time_t)(now / 1000);
+		/* The sender keeps each message's buffer: the next one
+		 * starts with the room the last one took, not from 256
+		 * bytes doubling. */
+		if (dv->msg.len == 0 && dv->msg_hint > 0)
+			(void)buf_reserve(&dv->msg, dv->msg_hint);
 		if (notice_email(dv->d->sets, &ni, &dv->out, &dv->msg, err,
 		    sizeof(err)) == -1) {
 			dv_set(dv, event, crow, channel, "failed", attempts,
 			    now, err);
 			goto out;
 		}
+		dv->msg_hint = dv->msg.len < DV_MSG_HINT_MAX ?
+		    dv->msg.len + dv->msg.len / 8 : DV_MSG_HINT_MAX;
 	} else if (dv_webhook_body(dv, e, contact, err, sizeof(err)) == -1) {
 		dv_set(dv, event, crow, channel, "failed", attempts, now, err);
 		goto out;

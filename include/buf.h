@@ -25,6 +25,9 @@ void	buf_free(struct buf *);
 /* Forget the contents, keep the memory and the maximum; clears overflow. */
 void	buf_reset(struct buf *);
 
+/* Make room for n more bytes without appending: 0, or -1 as buf_add. */
+int	buf_reserve(struct buf *, size_t);
+
 /* Append bytes.  Return 0, or -1 (and set overflow) when the result would
  * exceed max or memory ran out; the buffer then keeps what it had. */
 int	buf_add(struct buf *, const void *, size_t);

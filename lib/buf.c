@@ -60,6 +60,17 @@ buf_grow(struct buf *b, size_t n)
 }
 
 int
+buf_reserve(struct buf *b, size_t n)
+{
+	if (b->max == 0)
+		b->max = BUF_DEFAULT_MAX;
+	if (buf_grow(b, n) == -1)
+		return -1;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int
 buf_add(struct buf *b, const void *p, size_t n)
 {
 	if (b->max == 0)

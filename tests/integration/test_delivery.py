@@ -20,7 +20,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ASAN, SLOW, Daemon, collect, event, run_tests, wait_for  # noqa: E402
+from harness import (ASAN, SLOW, Daemon, collect, event, keygen,  # noqa: E402
+                     run_tests, wait_for)
 from sinks import HttpSink, SmtpSink, make_ca, verify_webhook  # noqa: E402
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -421,6 +422,51 @@ def test_pause_resume_expiry_replaces_cancel():
         assert w.counts("old-1").get("cancelled") == 5
         assert w.counts("cxl-1").get("cancelled") == 5
         assert w.smtp.count() == 5
+    finally:
+        w.close()
+
+
+def test_event_of_a_removed_post_fails_expiry_first():
+    """The scheduler caches each event with its times and whether it
+    still validates: an event whose post a reload removed fails with
+    why, and one that expired meanwhile says expired, not failed."""
+    w = World("gonepost")
+    w.d.publishers["frankfurt"] = (["consulate.ph.frankfurt."], "critical",
+                                   (100000, 1))
+    w.d.keys["frankfurt"] = keygen(os.path.join(w.d.dir, "frankfurt"))
+    w.d.write_allow_list()
+    w.d.start()
+    try:
+        w.import_contacts([person(i, subscriptions=["consulate.ph."])
+                           for i in range(1, 4)])
+        assert w.d.ctl("pause").returncode == 0
+        exp = time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                            time.gmtime(time.time() + 2))
+        pub = w.d.publisher("frankfurt")
+        for eid, kw in (("fra-1", {}), ("fra-exp", {"expires_at": exp})):
+            r = pub.request("consulate.ph.frankfurt.town-hall",
+                            town_hall(eid, **kw))
+            assert r and r.get("status") == "accepted", r
+        pub.close()
+        wait_for(lambda: all(w.info(e)["fanout_done"]
+                             for e in ("fra-1", "fra-exp")), 10, "fan-out")
+        del w.d.publishers["frankfurt"]
+        w.d.write_allow_list()
+        w.d.POSTS = """posts = (
+  { id = "ph-berlin"; name = "Embassy of the Philippines in Berlin"; lang = "en"; }
+);
+"""
+        w.d.write_config()
+        w.d.sig(signal.SIGHUP)
+        wait_for(lambda: w.d.status()["reloads"] == 1, 10, "reload")
+        time.sleep(2.5)
+        assert w.d.ctl("resume").returncode == 0
+        assert w.wait_done("fra-1").get("failed") == 3, w.counts("fra-1")
+        assert w.wait_done("fra-exp").get("expired") == 3, \
+            w.counts("fra-exp")
+        errs = {d.get("last_error") for d in w.deliveries(event="fra-1")}
+        assert errs == {"post ph-frankfurt is no longer configured"}, errs
+        assert w.smtp.count() == 0
     finally:
         w.close()
 

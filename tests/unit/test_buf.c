@@ -275,6 +275,37 @@ test_buf_printf(void **state)
 }
 
 static void
+test_buf_reserve(void **state)
+{
+	struct buf	b;
+	char		*data;
+	size_t		 i;
+
+	(void)state;
+	buf_init(&b, 100);
+	assert_int_equal(buf_reserve(&b, 90), 0);
+	assert_int_equal(b.len, 0);
+	assert_true(b.cap >= 91);		/* room for the NUL too */
+	check_terminated(&b);
+	data = b.data;
+	for (i = 0; i < 90; i++)		/* no move while it fits */
+		assert_int_equal(buf_addc(&b, 'a' + (int)(i % 26)), 0);
+	assert_ptr_equal(b.data, data);
+	check_terminated(&b);
+	assert_int_equal(buf_reserve(&b, 10), 0);
+	assert_int_equal(buf_reserve(&b, 11), -1);	/* past max */
+	assert_int_equal(b.overflow, 1);
+	assert_int_equal(b.len, 90);			/* kept */
+	assert_int_equal(b.data[89], 'a' + 89 % 26);
+	buf_free(&b);
+	memset(&b, 0, sizeof(b));		/* zeroed: default maximum */
+	assert_int_equal(buf_reserve(&b, 4096), 0);
+	assert_int_equal(b.max, BUF_DEFAULT_MAX);
+	assert_int_equal(buf_reserve(&b, BUF_DEFAULT_MAX + 1), -1);
+	buf_free(&b);
+}
+
+static void
 test_buf_reset(void **state)
 {
 	struct buf	b;
@@ -950,6 +981,7 @@ main(void)
 		cmocka_unit_test(test_buf_huge),
 		cmocka_unit_test(test_buf_strings),
 		cmocka_unit_test(test_buf_printf),
+		cmocka_unit_test(test_buf_reserve),
 		cmocka_unit_test(test_buf_reset),
 		cmocka_unit_test(test_buf_release),
 		cmocka_unit_test(test_frame_round_trip),
