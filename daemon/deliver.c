@@ -13,6 +13,7 @@
  */
 #include <sys/random.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <sqlite3.h>
@@ -727,6 +728,42 @@ dv_event_get(struct deliver *dv, int64_t row, char *err, size_t errlen)
 	return e;
 }
 
+/* A contact's stored languages as a JSON array.  They are stored as
+ * contacts.c writes them, ["en","fr-CA"]: that form is read here without
+ * jansson's parser (a fiftieth of an e-mail); anything else goes to it. */
+static json_t *
+dv_languages(const char *s)
+{
+	json_t		*a;
+	const char	*p, *q;
+	char		 tag[64];
+
+	if (s == NULL)
+		return NULL;
+	if (s[0] != '[' || (a = json_array()) == NULL)
+		return json_loads(s, 0, NULL);
+	for (p = s + 1; *p == '"'; p = q + 2) {
+		for (q = p + 1; isalnum((unsigned char)*q) || *q == '-'; q++)
+			;
+		if (*q != '"' || q - p - 1 == 0 ||
+		    (size_t)(q - p - 1) >= sizeof(tag) ||
+		    (q[1] != ',' && q[1] != ']'))
+			break;
+		memcpy(tag, p + 1, (size_t)(q - p - 1));
+		tag[q - p - 1] = '\0';
+		json_array_append_new(a, json_string(tag));
+		if (q[1] == ']') {
+			if (q[2] != '\0')
+				break;
+			return a;
+		}
+	}
+	if (*p == ']' && p == s + 1 && p[1] == '\0')
+		return a;			/* [] */
+	json_decref(a);
+	return json_loads(s, 0, NULL);
+}
+
 /* The contact JSON a notice needs, from a DV_ST_CLAIM row: what the
  * templates may see (render.c's allow-list), the languages for the chain,
  * and the address or URL to send to. */
@@ -752,7 +789,7 @@ dv_contact_json(sqlite3_stmt *st)
 			json_object_set_new(o, text[i].key, json_string(s));
 	}
 	s = (const char *)sqlite3_column_text(st, CL_LANGUAGES);
-	v = s != NULL ? json_loads(s, 0, NULL) : NULL;
+	v = dv_languages(s);
 	json_object_set_new(o, "languages", v ? v : json_array());
 	return o;
 }

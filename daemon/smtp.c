@@ -96,6 +96,7 @@ struct smtp_msg {
 	struct buf		 body;
 	uint64_t		 wstart;	/* stream offset of its MAIL */
 	int			 failed;	/* result and text are set */
+	int			 utf8;		/* an address is not ASCII */
 	enum smtp_result	 result;
 	char			 text[SMTP_TEXT_MAX];
 	char			*rcpt;		/* in addrs, after from */
@@ -1282,7 +1283,6 @@ relay_take(struct smtp_relay *r, struct smtp_conn *c)
 {
 	struct smtp_msg	*m;
 	char		 text[SMTP_TEXT_MAX];
-	int		 utf8;
 	int64_t		 now;
 
 	while ((m = TAILQ_FIRST(&r->queue)) != NULL) {
@@ -1294,10 +1294,7 @@ relay_take(struct smtp_relay *r, struct smtp_conn *c)
 		}
 		TAILQ_REMOVE(&r->queue, m, entry);
 		r->nqueued--;
-		utf8 = 0;
-		(void)addr_ok(m->addrs, strlen(m->addrs), &utf8);
-		(void)addr_ok(m->rcpt, strlen(m->rcpt), &utf8);
-		if (utf8 && !c->caps.smtputf8) {
+		if (m->utf8 && !c->caps.smtputf8) {
 			snprintf(text, sizeof(text), "%s: relay does not offer"
 			    " SMTPUTF8, needed for a non-ASCII address",
 			    r->name);
@@ -1325,19 +1322,16 @@ static int
 conn_envelope(struct smtp_conn *c, struct smtp_msg *m)
 {
 	struct buf	*o = &c->out;
-	int		 utf8 = 0;
 
 	c->cur = m;
 	c->nmsgs++;
 	m->wstart = c->wbase + o->len;
-	(void)addr_ok(m->addrs, strlen(m->addrs), &utf8);
-	(void)addr_ok(m->rcpt, strlen(m->rcpt), &utf8);
 	if (buf_printf(o, "MAIL FROM:<%s>", m->addrs) == -1 ||
 	    (c->caps.size > 0 && buf_printf(o, " SIZE=%zu",
 	    m->body.len) == -1) ||
 	    (c->caps.eightbit && has_8bit(m->body.data, m->body.len) &&
 	    buf_adds(o, " BODY=8BITMIME") == -1) ||
-	    (utf8 && buf_adds(o, " SMTPUTF8") == -1))
+	    (m->utf8 && buf_adds(o, " SMTPUTF8") == -1))
 		goto oom;
 	if (conn_cmd(c, EXP_MAIL, m, "\r\n") == -1)
 		return -1;
@@ -1571,12 +1565,10 @@ conn_reply(struct smtp_conn *c, enum smtp_exp kind, struct smtp_msg *m,
 		c->ending = NULL;
 		r->failures = 0;	/* the relay works */
 		if (!m->failed) {
-			if (code / 100 == 2) {
-				reply_redacted(p, n, red, sizeof(red));
-				snprintf(m->text, sizeof(m->text), "%s: %s",
-				    r->name, red);
+			/* A success carries no text: nothing keeps it. */
+			if (code / 100 == 2)
 				m->result = SMTP_SENT;
-			} else
+			else
 				msg_fail(c, m, "end of data", code, enh, p,
 				    n);
 		}
@@ -2363,6 +2355,7 @@ smtp_relay_submit(struct smtp_relay *r, const char *from, const char *rcpt,
 		    " address", r->name);
 		relay_report(r, m, SMTP_PERMFAIL, m->text);
 	} else {
+		m->utf8 = utf8;
 		TAILQ_INSERT_TAIL(&r->queue, m, entry);
 		r->nqueued++;
 	}

@@ -36,7 +36,7 @@ struct smtp_done {
 	 * < and >, and anything containing @, replaced), or what failed
 	 * ("relay1: TLS: certificate has expired", "relay1: connection
 	 * refused", "relay1: timeout waiting for the reply to DATA").
-	 * Borrowed for the call. */
+	 * Empty for SMTP_SENT.  Borrowed for the call. */
 	const char		*text;
 };
 
