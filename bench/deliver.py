@@ -194,6 +194,8 @@ def bench_channel(work, ca, kind, size):
 
 
 def bench_alerts(work, ca):
+    # A fresh spool: the latencies are read off its messages.jsonl.
+    shutil.rmtree(os.path.join(work, "smtp-alert-out"), ignore_errors=True)
     smtp = SmtpSink(work, ca, name="smtp-alert", out=True)
     http = HttpSink(work, ca, name="http-alert", secrets=(SECRET,),
                     out=False)

@@ -166,6 +166,13 @@ static const char *const journal_migrations[] = {
 	"CREATE INDEX deliveries_due ON deliveries"
 	" (state, priority, channel, next_at)"
 	" WHERE state IN ('pending', 'deferred');",
+	/* 6: the due index covers the claim query (attempts, after the key
+	 * so the order stays next_at, event, contact, which the 'sending'
+	 * range update relies on): no table look-up per claimed row. */
+	"DROP INDEX deliveries_due;"
+	"CREATE INDEX deliveries_due ON deliveries"
+	" (state, priority, channel, next_at, event, contact, attempts)"
+	" WHERE state IN ('pending', 'deferred');",
 };
 #define NMIGRATIONS	(int)(sizeof(journal_migrations) / sizeof(journal_migrations[0]))
 

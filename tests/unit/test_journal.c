@@ -733,11 +733,19 @@ static const struct plan_row {
 } plan_rows[] = {
 	/* The scheduler's claim: per state, priority and channel in next_at
 	 * order (the state list names what a partial index may hold). */
-	{ "SELECT event, contact, channel FROM deliveries WHERE state IN"
-	  " ('pending', 'deferred') AND state = ?1 AND priority = ?2 AND"
-	  " channel = ?3 AND next_at <= ?4 ORDER BY next_at LIMIT ?5",
+	{ "SELECT event, contact, channel, attempts, next_at FROM deliveries"
+	  " WHERE state IN ('pending', 'deferred') AND state = ?1 AND"
+	  " priority = ?2 AND channel = ?3 AND next_at <= ?4 ORDER BY next_at"
+	  " LIMIT ?5",
 	  "SEARCH deliveries USING COVERING INDEX deliveries_due (state=? AND"
 	  " priority=? AND ", 0 },
+	/* ... and 'sending' for what one claim query took: the rows up to
+	 * its last key, in the same order. */
+	{ "UPDATE deliveries SET state = 'sending' WHERE state IN"
+	  " ('pending', 'deferred') AND state = ?1 AND priority = ?2 AND"
+	  " channel = ?3 AND (next_at, event, contact) <= (?4, ?5, ?6)",
+	  "SEARCH deliveries USING COVERING INDEX deliveries_due (state=? AND"
+	  " priority=? AND channel=? AND (next_at,event,contact)<(?,?,?))", 0 },
 	{ "SELECT state, attempts FROM deliveries WHERE event = ?1 AND"
 	  " contact = ?2 AND channel = ?3",
 	  "SEARCH deliveries USING PRIMARY KEY (event=? AND contact=? AND"
