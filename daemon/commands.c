@@ -396,6 +396,8 @@ commands_handle(void *arg, const struct control_peer *peer, json_t *req)
 	json_t		*reply;
 	int		 wrote;
 
+	/* What is in flight reads as 'sending' to every command. */
+	deliver_mark(d->dv);
 	if (strncmp(cmd, "contacts-", 9) == 0) {
 		if (journal_txn(d->jr) == -1)
 			return control_error("journal", "the journal is not "

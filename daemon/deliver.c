@@ -49,6 +49,8 @@
 #define DV_MSG_HINT_MAX	(256u << 10)	/* room reserved for the next */
 #define DV_LIST_MAX	1000		/* rows of "deliveries" */
 #define DV_RATE_SECS	60
+#define DV_HOLD_FIRST_MS 100		/* after a failed commit, then x2 */
+#define DV_HOLD_MAX_MS	5000
 
 static const char *const dv_chan_name[DV_NCHAN] = { "smtp", "webhook" };
 
@@ -78,6 +80,7 @@ static const char *const dv_sql[DV_ST_MAX] = {
 	" FROM deliveries d JOIN contacts c ON c.id = d.contact"
 	" WHERE d.state IN ('pending', 'deferred')"	/* the index's */
 	" AND d.state = ?1 AND d.priority = ?2 AND d.channel = ?3"
+	" AND (d.next_at, d.event, d.contact) > (?5, ?6, ?7)"
 	" ORDER BY d.next_at LIMIT ?4",
 	"UPDATE deliveries SET state = ?4, attempts = ?5, next_at = ?6,"
 	" last_error = ?7, updated_at = ?8"
@@ -100,13 +103,11 @@ static const char *const dv_sql[DV_ST_MAX] = {
 	/* The queue, from the due index: a status never scans the table. */
 	"SELECT state, channel, count(*) FROM deliveries"
 	" WHERE state IN ('pending', 'deferred') GROUP BY state, channel",
-	/* What one claim query handed over: every row of its partition up
-	 * to the last one taken (those it settled otherwise have left the
-	 * partition already), in one statement on the due index. */
-	"UPDATE deliveries SET state = 'sending', updated_at = ?7"
-	" WHERE state IN ('pending', 'deferred')"
-	" AND state = ?1 AND priority = ?2 AND channel = ?3"
-	" AND (next_at, event, contact) <= (?4, ?5, ?6)",
+	/* A delivery still in flight when its claim's transaction is about
+	 * to commit (dv_mark). */
+	"UPDATE deliveries SET state = 'sending', updated_at = ?4"
+	" WHERE event = ?1 AND contact = ?2 AND channel = ?3"
+	" AND state IN ('pending', 'deferred')",
 };
 
 /* Columns of DV_ST_CLAIM. */
@@ -127,6 +128,7 @@ struct dv_flight {
 	int		 channel;
 	int		 priority;
 	int		 attempts;	/* before this one */
+	int		 unmarked;	/* still pending on disk: dv_mark */
 	char		 ext_id[CONTACT_ID_MAX + 1];
 };
 
@@ -188,6 +190,23 @@ struct deliver {
 	 * delivery since the last fresh start: a run skips their queries
 	 * until new work or a wake-up time says otherwise. */
 	unsigned char		 dry[DV_NCHAN][PRIORITY_CRITICAL + 1][2];
+	/* Per partition, the key of the last delivery handed over and not
+	 * yet marked 'sending' on disk: claims look past it (dv_mark). */
+	struct dv_cursor {
+		int64_t		 next_at, event, contact;
+		int		 set;
+	}			 cursor[DV_NCHAN][PRIORITY_CRITICAL + 1][2];
+	size_t			 nunmarked;
+	int			 cursors;	/* one is set */
+
+	/* What this transaction wrote of outcomes, to write again when its
+	 * commit fails; while it is not stored, nothing new is taken. */
+	struct dv_write		*wlog;
+	size_t			 nwlog, wlogcap;
+	int			 hold;		/* a commit failed */
+	int			 need_replay;	/* wlog is not in this one */
+	int64_t			 hold_retry;	/* next attempt, loop ms */
+	int64_t			 hold_ms;	/* backoff */
 	int			 more[DV_NCHAN];	/* room ran out last run */
 	int64_t			 wake_wall;	/* earliest future next_at */
 	int64_t			 next_sweep;
@@ -390,6 +409,10 @@ dv_flight_get(struct deliver *dv, uint64_t cookie)
 static void
 dv_flight_put(struct deliver *dv, struct dv_flight *f)
 {
+	if (f->unmarked) {
+		f->unmarked = 0;
+		dv->nunmarked--;
+	}
 	f->used = 0;
 	f->gen++;
 	dv->freelist[dv->nfree++] = (uint32_t)(f - dv->fl);
@@ -414,9 +437,122 @@ dv_rate_add(struct deliver *dv, int channel)
 	dv->rate[channel][sec % DV_RATE_SECS]++;
 }
 
+/* One write of an outcome, kept until its transaction commits. */
+struct dv_write {
+	int64_t		 event;
+	int64_t		 contact;	/* the contact's row */
+	int64_t		 next_at;
+	const char	*state;		/* static; NULL: a contact flag */
+	char		*error;
+	int		 channel;
+	int		 attempts;
+	int		 flag;		/* DV_ST_BOUNCE or DV_ST_GONE */
+};
+
+static void
+dv_wlog_add(struct deliver *dv, const struct dv_write *w)
+{
+	struct dv_write	*p;
+	size_t		 cap;
+
+	if (dv->nwlog == dv->wlogcap) {
+		cap = dv->wlogcap ? dv->wlogcap * 2 : 256;
+		if ((p = reallocarray(dv->wlog, cap, sizeof(*p))) == NULL) {
+			/* Without room to remember it, a failed commit would
+			 * lose this outcome: fail the transaction now, so
+			 * that the rows stay due (sent again, same id). */
+			journal_write_failed(dv->d->jr, SQLITE_NOMEM);
+			return;
+		}
+		dv->wlog = p;
+		dv->wlogcap = cap;
+	}
+	dv->wlog[dv->nwlog] = *w;
+	if (w->error != NULL &&
+	    (dv->wlog[dv->nwlog].error = strdup(w->error)) == NULL) {
+		journal_write_failed(dv->d->jr, SQLITE_NOMEM);
+		return;
+	}
+	dv->nwlog++;
+}
+
+static void
+dv_wlog_clear(struct deliver *dv)
+{
+	size_t	i;
+
+	for (i = 0; i < dv->nwlog; i++)
+		free(dv->wlog[i].error);
+	dv->nwlog = 0;
+}
+
+static int	dv_set_once(struct deliver *, int64_t, int64_t, int,
+		    const char *, int, int64_t, const char *);
+static void	dv_contact_flag_once(struct deliver *, int, int64_t);
+
+/* Write again, in the open transaction, what a failed commit lost. */
+static void
+dv_replay(struct deliver *dv)
+{
+	const struct dv_write	*w;
+	size_t			 i;
+
+	dv->need_replay = 0;
+	for (i = 0; i < dv->nwlog; i++) {
+		w = &dv->wlog[i];
+		if (w->state == NULL)
+			dv_contact_flag_once(dv, w->flag, w->contact);
+		else
+			(void)dv_set_once(dv, w->event, w->contact,
+			    w->channel, w->state, w->attempts, w->next_at,
+			    w->error);
+	}
+	if (dv->nwlog > 0)
+		log_info("deliver: %zu outcomes written again", dv->nwlog);
+}
+
 /* Write one delivery's new state in the turn's transaction. */
 static int
 dv_set(struct deliver *dv, int64_t event, int64_t contact, int channel,
+    const char *state, int attempts, int64_t next_at, const char *error)
+{
+	struct dv_write	w;
+	int		rc;
+
+	if (dv->need_replay)
+		dv_replay(dv);
+	rc = dv_set_once(dv, event, contact, channel, state, attempts,
+	    next_at, error);
+	/* Kept even when the write failed: the commit fails with it, and
+	 * the write is made again (deliver_committed). */
+	w.event = event;
+	w.contact = contact;
+	w.channel = channel;
+	w.state = state;
+	w.attempts = attempts;
+	w.next_at = next_at;
+	w.error = (char *)error;
+	w.flag = 0;
+	dv_wlog_add(dv, &w);
+	return rc;
+}
+
+static void
+dv_contact_flag(struct deliver *dv, int which, int64_t contact)
+{
+	struct dv_write	w;
+
+	if (dv->need_replay)
+		dv_replay(dv);
+	dv_contact_flag_once(dv, which, contact);
+	memset(&w, 0, sizeof(w));
+	w.contact = contact;
+	w.flag = which;
+	dv_wlog_add(dv, &w);
+}
+
+static int
+dv_set_once(struct deliver *dv, int64_t event, int64_t contact, int channel,
     const char *state, int attempts, int64_t next_at, const char *error)
 {
 	sqlite3_stmt	*st = dv->st[DV_ST_SET];
@@ -449,7 +585,7 @@ dv_set(struct deliver *dv, int64_t event, int64_t contact, int channel,
 }
 
 static void
-dv_contact_flag(struct deliver *dv, int which, int64_t contact)
+dv_contact_flag_once(struct deliver *dv, int which, int64_t contact)
 {
 	sqlite3_stmt	*st = dv->st[which];
 	int		 rc;
@@ -1024,13 +1160,15 @@ dv_dispatch(struct deliver *dv, sqlite3_stmt *st, int channel, int priority)
 	f->channel = channel;
 	f->priority = priority;
 	f->attempts = attempts;
+	f->unmarked = 1;	/* before a sender can report on it */
+	dv->nunmarked++;
 	f->start_ms = start;
 	f->expires_ms = expires;
 	snprintf(f->ext_id, sizeof(f->ext_id), "%s", cid);
 	dv->inflight++;
 	dv->chan_inflight[channel]++;
-	/* 'sending' is written for the claim query's rows together
-	 * (dv_taken), before anything can report on them. */
+	/* 'sending' is written only if it is still in flight when the
+	 * transaction is about to commit (deliver_mark). */
 	if (channel == DV_SMTP) {
 		const struct cfg_post *post = config_post(dv->d->cfg, e->post);
 
@@ -1101,35 +1239,113 @@ dv_room(struct deliver *dv, int channel)
 	return room;
 }
 
-/* Mark 'sending' the rows of one partition handed over by a claim query:
- * all of its rows up to the last taken key.  A failure here is a failed
- * turn (rolled back at commit): the rows stay due and may go twice, with
- * the same Message-ID / webhook-id. */
-static void
-dv_taken(struct deliver *dv, const char *state, int prio, int channel,
-    int64_t next_at, int64_t event, int64_t contact)
+/*
+ * 'sending' on disk.  A delivery handed to a sender stays 'pending' (or
+ * 'deferred') in the open transaction, and the claim queries of its
+ * partition look past it (the cursor: its rows go in next_at, event,
+ * contact order).  Most are settled within the 20 ms a transaction stays
+ * open and go from 'pending' to 'sent' in one row write; those still in
+ * flight when it is about to commit, or when anything else reads or
+ * changes deliveries (a control command, the expiry sweep), are marked
+ * 'sending' here, and the cursors start over.  On disk nothing changes:
+ * a commit never holds a delivery in flight as 'pending'.  A failure here
+ * fails the transaction (rolled back at commit): the rows stay due and
+ * may go twice, with the same Message-ID / webhook-id.
+ */
+void
+deliver_mark(struct deliver *dv)
 {
-	sqlite3_stmt	*st = dv->st[DV_ST_TAKEN];
-	int		 rc;
+	sqlite3_stmt		*st;
+	struct dv_flight	*f;
+	int64_t			 now;
+	size_t			 i;
+	int			 rc;
 
-	if (journal_txn(dv->d->jr) == -1 || !journal_write_ok(dv->d->jr))
+	if (dv == NULL)
 		return;
-	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, prio);
-	sqlite3_bind_text(st, 3, dv_chan_name[channel], -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, next_at);
-	sqlite3_bind_int64(st, 5, event);
-	sqlite3_bind_int64(st, 6, contact);
-	sqlite3_bind_int64(st, 7, loop_wall_ms());
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		journal_write_failed(dv->d->jr, rc);
-		log_warnx("deliver: marking sending: %s",
-		    sqlite3_errmsg(dv->db));
+	st = dv->st[DV_ST_TAKEN];
+	if (dv->nunmarked > 0 && journal_txn(dv->d->jr) == 0 &&
+	    journal_write_ok(dv->d->jr)) {
+		now = loop_wall_ms();
+		for (i = 0; i < dv->cap && dv->nunmarked > 0; i++) {
+			f = &dv->fl[i];
+			if (!f->used || !f->unmarked)
+				continue;
+			sqlite3_bind_int64(st, 1, f->event);
+			sqlite3_bind_int64(st, 2, f->contact);
+			sqlite3_bind_text(st, 3, dv_chan_name[f->channel], -1,
+			    SQLITE_STATIC);
+			sqlite3_bind_int64(st, 4, now);
+			rc = sqlite3_step(st);
+			sqlite3_reset(st);
+			if (rc != SQLITE_DONE) {
+				journal_write_failed(dv->d->jr, rc);
+				log_warnx("deliver: marking sending: %s",
+				    sqlite3_errmsg(dv->db));
+				break;
+			}
+			f->unmarked = 0;
+			dv->nunmarked--;
+		}
+		dv->d->dirty = 1;
+	}
+	/* After a failure the transaction is lost anyway (and with it what
+	 * the cursors stood for): start over from the journal. */
+	for (i = 0; i < dv->cap; i++)
+		dv->fl[i].unmarked = 0;
+	dv->nunmarked = 0;
+	if (dv->cursors) {
+		memset(dv->cursor, 0, sizeof(dv->cursor));
+		dv->cursors = 0;
+		/* What a cursor hid (a row added below it) is due again. */
+		dv->kicked = dv->fresh = 1;
+	}
+}
+
+/*
+ * After each commit.  A failed one took with it the outcomes written in
+ * it and the 'sending' marks: the outcomes are written again (dv_replay)
+ * in a later transaction, the marks too (deliver_mark), and until a
+ * commit has stored them nothing new is taken.  So a journal that cannot
+ * commit (a full disk) loses no outcome and sends nothing twice: taking
+ * on would hand out again what is in flight or already sent.
+ */
+void
+deliver_committed(struct deliver *dv, int rc)
+{
+	size_t	i;
+
+	if (dv == NULL)
+		return;
+	if (rc == 0) {
+		if (dv->need_replay)
+			return;		/* not this transaction's business */
+		dv_wlog_clear(dv);
+		if (dv->hold) {
+			log_notice("deliver: outcomes stored again; sending"
+			    " resumes");
+			dv->hold = 0;
+			dv->hold_ms = 0;
+			dv->kicked = dv->fresh = 1;
+		}
 		return;
 	}
-	dv->d->dirty = 1;
+	for (i = 0; i < dv->cap; i++)
+		if (dv->fl[i].used && !dv->fl[i].unmarked) {
+			dv->fl[i].unmarked = 1;
+			dv->nunmarked++;
+		}
+	memset(dv->cursor, 0, sizeof(dv->cursor));
+	dv->cursors = 0;
+	if (!dv->hold)
+		log_warnx("deliver: a commit failed; %zu outcomes kept to be"
+		    " written again, nothing new is sent until they are"
+		    " stored", dv->nwlog);
+	dv->hold = 1;
+	dv->need_replay = 1;
+	dv->hold_ms = dv->hold_ms == 0 ? DV_HOLD_FIRST_MS :
+	    dv->hold_ms * 2 > DV_HOLD_MAX_MS ? DV_HOLD_MAX_MS : dv->hold_ms * 2;
+	dv->hold_retry = loop_now_ms() + dv->hold_ms;
 }
 
 /* Take due deliveries of one channel, most urgent first, while there is
@@ -1142,6 +1358,7 @@ dv_claim(struct deliver *dv, int channel, int64_t start_mono)
 	int64_t		 now = loop_wall_ms(), next_at;
 	size_t		 room;
 	int64_t		 last_at = 0, last_ev = 0, last_ct = 0;
+	struct dv_cursor *cur;
 	int		 prio, s, rc, n = 0, r, stop = 0, taken = 0;
 
 	dv->more[channel] = 0;
@@ -1159,6 +1376,11 @@ dv_claim(struct deliver *dv, int channel, int64_t start_mono)
 			sqlite3_bind_text(st, 3, dv_chan_name[channel], -1,
 			    SQLITE_STATIC);
 			sqlite3_bind_int64(st, 4, (int64_t)room + 1);
+			cur = &dv->cursor[channel][prio][s];
+			sqlite3_bind_int64(st, 5, cur->set ? cur->next_at :
+			    INT64_MIN);
+			sqlite3_bind_int64(st, 6, cur->event);
+			sqlite3_bind_int64(st, 7, cur->contact);
 			while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 				next_at = sqlite3_column_int64(st, CL_NEXT_AT);
 				if (next_at > now) {
@@ -1199,9 +1421,16 @@ dv_claim(struct deliver *dv, int channel, int64_t start_mono)
 				 * until new work or the wake-up time. */
 				dv->dry[channel][prio][s] = 1;
 			sqlite3_reset(st);
-			if (taken)
-				dv_taken(dv, states[s], prio, channel,
-				    last_at, last_ev, last_ct);
+			if (taken) {
+				cur->next_at = last_at;
+				cur->event = last_ev;
+				cur->contact = last_ct;
+				cur->set = dv->cursors = 1;
+				/* An open transaction: its commit, at most
+				 * COMMIT_DELAY_MS away, marks what is still in
+				 * flight (dv_mark). */
+				(void)journal_txn(dv->d->jr);
+			}
 			taken = 0;
 		}
 	}
@@ -1243,6 +1472,7 @@ dv_sweep(struct deliver *dv)
 		dv->swept_to = now;
 		return;
 	}
+	deliver_mark(dv);	/* what is in flight does not expire */
 	if (journal_txn(dv->d->jr) == -1 || !journal_write_ok(dv->d->jr))
 		return;
 	sqlite3_bind_int64(st, 1, now);
@@ -1269,6 +1499,8 @@ dv_due(void *arg)
 
 	if (dv->stopping)
 		return due;
+	if (dv->hold)
+		return dv->need_replay ? dv->hold_retry : due;
 	if (dv->paused)
 		return due;
 	if (dv->kicked)
@@ -1299,6 +1531,16 @@ dv_run(void *arg)
 	int64_t		 start = loop_now_ms();
 	int		 c;
 
+	if (dv->hold) {
+		/* Nothing new until what a failed commit lost is stored. */
+		if (dv->need_replay && start >= dv->hold_retry &&
+		    journal_txn(dv->d->jr) == 0) {
+			dv_replay(dv);
+			dv->d->dirty = 1;
+			dv->hold_retry = start + dv->hold_ms;
+		}
+		return;
+	}
 	if (start >= dv->next_sweep)
 		dv_sweep(dv);
 	if (dv->stopping || dv->paused)
@@ -1457,6 +1699,8 @@ deliver_free(struct deliver *dv)
 	buf_free(&dv->body);
 	free(dv->fl);
 	free(dv->freelist);
+	dv_wlog_clear(dv);
+	free(dv->wlog);
 	free(dv);
 }
 

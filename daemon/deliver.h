@@ -33,6 +33,11 @@ int		 deliver_reload(struct deliver *, const struct config *cfg,
 /* Something may be due now (fan-out added deliveries, a verb changed
  * states). */
 void		 deliver_kick(struct deliver *);
+/* Write 'sending' for what is in flight but still due on disk: before a
+ * commit, and before anything reads or changes deliveries. */
+void		 deliver_mark(struct deliver *);
+/* After each commit (rc 0) or failed commit (-1) of a transaction. */
+void		 deliver_committed(struct deliver *, int rc);
 
 /* SIGTERM: stop taking deliveries, hand back the unstarted ones, let the
  * rest finish.  deliver_quiet() is 1 once nothing is in flight. */

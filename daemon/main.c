@@ -305,8 +305,11 @@ before_sleep(void *arg)
 	if (!commit_due_now(d))
 		return;
 	d->txn_since = 0;
+	deliver_mark(d->dv);
 	wrote = journal_in_txn(d->jr);
 	rc = journal_commit(d->jr);
+	if (wrote)
+		deliver_committed(d->dv, rc);
 	if (wrote && rc == 0)
 		d->dirty = 1;
 	ingest_flush(d->ing, rc);

@@ -9,6 +9,7 @@ priorities, exercises, SIGTERM and SIGKILL.
 
 OUTREACH_DELIVERY_CRASH_CONTACTS sets the size of the crash test (default
 3000, 600 under ASan); CRASH_SEED replays its kill point."""
+import collections
 import csv
 import json
 import os
@@ -467,6 +468,67 @@ def test_event_of_a_removed_post_fails_expiry_first():
         errs = {d.get("last_error") for d in w.deliveries(event="fra-1")}
         assert errs == {"post ph-frankfurt is no longer configured"}, errs
         assert w.smtp.count() == 0
+    finally:
+        w.close()
+
+
+def test_in_flight_reads_as_sending():
+    """A delivery handed to a sender stays due on disk until its
+    transaction is about to commit (most are sent by then); one still in
+    flight is 'sending' on disk from that commit on, and to any command
+    at once."""
+    w = world("inflight")
+    try:
+        w.import_contacts([person(i) for i in range(1, 4)])
+        w.smtp.set_script("END delay 2000\n")
+        w.publish(town_hall("slow-1"))
+        wait_for(lambda: w.counts("slow-1").get("sending") == 3, 5,
+                 "three in flight")
+        rows = w.deliveries(state="sending", event="slow-1")
+        assert len(rows) == 3, rows
+        assert w.deliveries(state="pending", event="slow-1") == []
+        st = w.d.status()["delivery"]
+        assert st["queue"]["sending"]["smtp"] == 3, st
+        assert st["queue"].get("pending", {}).get("smtp", 0) == 0, st
+        wait_for(lambda: w.d.query("SELECT count(*) FROM deliveries WHERE"
+                                   " state = 'sending'")[0][0] == 3, 2,
+                 "'sending' committed")
+        assert w.wait_done("slow-1").get("sent") == 3
+        assert w.smtp.count() == 3
+    finally:
+        w.close()
+
+
+def test_failed_commits_send_nothing_twice():
+    """Commits that fail (the journal full or unavailable) lose no
+    outcome and send no notice twice: the scheduler takes nothing new
+    until its outcomes are committed again."""
+    n = 80 if ASAN else 300
+    w = World("cfail")
+    w.d.env["OUTREACHD_TEST_HOOKS"] = "1"
+    w.d.start()
+    try:
+        w.import_contacts([person(i) for i in range(1, n + 1)])
+        w.smtp.set_script("END delay 10\n")
+        w.publish(town_hall("cf-1"))
+        wait_for(lambda: w.smtp.count() >= n // 5, 30, "a fifth sent")
+        r = w.d.ctl_request({"cmd": "test-fault", "commit_failures": 4})
+        assert r.get("ok"), r
+        try:
+            w.wait_done("cf-1", timeout=30)
+        except AssertionError:
+            raise AssertionError("stuck: %s sink %d\n%s" % (
+                w.counts("cf-1"), w.smtp.count(), w.d.log()[-3000:]))
+        assert w.counts("cf-1").get("sent") == n, w.counts("cf-1")
+        got = collections.Counter(m["rcpt"][0] for m, _ in
+                                  w.smtp.messages())
+        assert len(got) == n, len(got)
+        twice = [a for a, k in got.items() if k > 1]
+        assert twice == [], "%d sent more than once: %s" % (
+            len(twice), got.most_common(3))
+        log = w.d.log()
+        assert "commit failed: injected fault" in log, log[-2000:]
+        assert "outcomes stored again; sending resumes" in log, log[-2000:]
     finally:
         w.close()
 

@@ -739,13 +739,18 @@ static const struct plan_row {
 	  " LIMIT ?5",
 	  "SEARCH deliveries USING COVERING INDEX deliveries_due (state=? AND"
 	  " priority=? AND ", 0 },
-	/* ... and 'sending' for what one claim query took: the rows up to
-	 * its last key, in the same order. */
-	{ "UPDATE deliveries SET state = 'sending' WHERE state IN"
-	  " ('pending', 'deferred') AND state = ?1 AND priority = ?2 AND"
-	  " channel = ?3 AND (next_at, event, contact) <= (?4, ?5, ?6)",
+	/* ... past its cursor, the last key handed over and not yet marked
+	 * 'sending' (deliver_mark). */
+	{ "SELECT event, contact, attempts, next_at FROM deliveries WHERE"
+	  " state IN ('pending', 'deferred') AND state = ?1 AND priority = ?2"
+	  " AND channel = ?3 AND (next_at, event, contact) > (?5, ?6, ?7)"
+	  " ORDER BY next_at LIMIT ?4",
 	  "SEARCH deliveries USING COVERING INDEX deliveries_due (state=? AND"
-	  " priority=? AND channel=? AND (next_at,event,contact)<(?,?,?))", 0 },
+	  " priority=? AND channel=? AND (next_at,event,contact)>(?,?,?))", 0 },
+	{ "UPDATE deliveries SET state = 'sending' WHERE event = ?1 AND"
+	  " contact = ?2 AND channel = ?3 AND state IN ('pending', 'deferred')",
+	  "SEARCH deliveries USING PRIMARY KEY (event=? AND contact=? AND"
+	  " channel=?)", 0 },
 	{ "SELECT state, attempts FROM deliveries WHERE event = ?1 AND"
 	  " contact = ?2 AND channel = ?3",
 	  "SEARCH deliveries USING PRIMARY KEY (event=? AND contact=? AND"
