@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -49,6 +50,7 @@
 #define SMTP_ADDRS_MAX		16	/* addresses kept per relay */
 #define SMTP_CRED_MAX		1024	/* credential file */
 #define SMTP_WRITE_CHUNK	65536	/* bytes per write call */
+#define SMTP_GAI_POLL_MS	5	/* is a look-up done yet? */
 #define SMTP_BACKOFF_MIN_MS	1000
 #define SMTP_BACKOFF_MAX_MS	300000
 #define SMTP_IDLE_MS		30000	/* idle connection kept (bounded by
@@ -172,6 +174,7 @@ struct smtp_relay {
 	struct smtp_addr	 addrs[SMTP_ADDRS_MAX];
 	size_t			 naddrs, addr_ok;
 	int			 resolve;	/* resolve before the next connect */
+	struct relay_gai	*gai;		/* a look-up in progress */
 
 	int			 timer;		/* the loop timer is added */
 	int64_t			 armed;		/* its deadline; -1: none */
@@ -782,6 +785,8 @@ relay_schedule(struct smtp_relay *r)
 		return;
 	if (r->kick || r->nreports > 0)
 		next = now;
+	else if (r->gai != NULL && r->nqueued > 0)
+		next = now + SMTP_GAI_POLL_MS;	/* is the look-up done? */
 	TAILQ_FOREACH(c, &r->conns, entry)
 		if (c->state != CONN_CLOSED && c->deadline > 0 &&
 		    (next < 0 || c->deadline < next))
@@ -1873,27 +1878,22 @@ fail:
 	conn_fail(c, why);
 }
 
-/* Look the relay's host up (blocking; see smtp_relay_new).  0, or -1 with
- * a sentence in why. */
-static int
-relay_resolve(struct smtp_relay *r, char *why, size_t whylen)
-{
-	struct addrinfo	 hints, *res = NULL, *ai;
+/* A look-up of the relay's host by getaddrinfo_a(3): glibc's own thread
+ * waits for the DNS, the loop only asks gai_error() now and then. */
+struct relay_gai {
+	struct gaicb	 cb;
+	struct addrinfo	 hints;
+	char		 host[256];
 	char		 port[16];
-	size_t		 n = 0;
-	int		 rc;
+};
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	snprintf(port, sizeof(port), "%d", r->cfg->port);
-	if ((rc = getaddrinfo(r->cfg->host, port, &hints, &res)) != 0) {
-		snprintf(why, whylen, "%s: cannot resolve %s: %s", r->name,
-		    r->cfg->host, rc == EAI_SYSTEM ? strerror(errno) :
-		    gai_strerror(rc));
-		return -1;
-	}
+/* The addresses of res, IPv4 and IPv6, into r: how many. */
+static size_t
+relay_addrs(struct smtp_relay *r, const struct addrinfo *res)
+{
+	const struct addrinfo	*ai;
+	size_t			 n = 0;
+
 	for (ai = res; ai != NULL && n < SMTP_ADDRS_MAX; ai = ai->ai_next) {
 		if (ai->ai_addrlen > sizeof(r->addrs[n].ss) ||
 		    (ai->ai_family != AF_INET && ai->ai_family != AF_INET6))
@@ -1910,7 +1910,104 @@ relay_resolve(struct smtp_relay *r, char *why, size_t whylen)
 			    sizeof(r->addrs[n].text));
 		n++;
 	}
-	freeaddrinfo(res);
+	return n;
+}
+
+/* Forget a look-up: cancelled, or its result freed.  One glibc is still
+ * running cannot be freed: it is waited for a moment (a reload or the
+ * shutdown), then left to the process. */
+static void
+relay_gai_drop(struct smtp_relay *r)
+{
+	struct relay_gai	*g = r->gai;
+	const struct gaicb	*list[1];
+	struct timespec		 ts = { 2, 0 };
+
+	if (g == NULL)
+		return;
+	r->gai = NULL;
+	if (gai_cancel(&g->cb) == EAI_NOTCANCELED) {
+		list[0] = &g->cb;
+		(void)gai_suspend(list, 1, &ts);
+		if (gai_error(&g->cb) == EAI_INPROGRESS) {
+			log_warnx("smtp: %s: look-up of %s still running,"
+			    " left behind", r->name, g->host);
+			return;
+		}
+	}
+	if (g->cb.ar_result != NULL)
+		freeaddrinfo(g->cb.ar_result);
+	free(g);
+}
+
+/* Look the relay's host up without blocking the loop: an address literal
+ * at once, a name by getaddrinfo_a.  0 when r->addrs is set, 1 while the
+ * look-up runs (relay_schedule polls it), -1 with a sentence in why. */
+static int
+relay_resolve(struct smtp_relay *r, char *why, size_t whylen)
+{
+	struct relay_gai	*g;
+	struct addrinfo		 hints, *res = NULL;
+	struct gaicb		*list[1];
+	char			 port[16];
+	size_t			 n;
+	int			 rc;
+
+	if ((g = r->gai) != NULL) {
+		if ((rc = gai_error(&g->cb)) == EAI_INPROGRESS)
+			return 1;
+		if (rc != 0) {
+			snprintf(why, whylen, "%s: cannot resolve %s: %s",
+			    r->name, r->cfg->host, rc == EAI_SYSTEM ?
+			    "system error" : gai_strerror(rc));
+			relay_gai_drop(r);
+			return -1;
+		}
+		n = relay_addrs(r, g->cb.ar_result);
+		relay_gai_drop(r);
+	} else {
+		snprintf(port, sizeof(port), "%d", r->cfg->port);
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_NUMERICSERV | AI_NUMERICHOST;
+		if (getaddrinfo(r->cfg->host, port, &hints, &res) == 0) {
+			n = relay_addrs(r, res);
+			freeaddrinfo(res);
+		} else {
+			/* A name: the look-up goes on meanwhile. */
+			if (strlen(r->cfg->host) >= sizeof(g->host) ||
+			    (g = calloc(1, sizeof(*g))) == NULL) {
+				snprintf(why, whylen, "%s: cannot resolve %s:"
+				    " %s", r->name, r->cfg->host,
+				    strlen(r->cfg->host) >= sizeof(g->host) ?
+				    "name too long" : "out of memory");
+				return -1;
+			}
+			snprintf(g->host, sizeof(g->host), "%s",
+			    r->cfg->host);
+			memcpy(g->port, port, sizeof(port));
+			g->hints.ai_family = AF_UNSPEC;
+			g->hints.ai_socktype = SOCK_STREAM;
+			g->hints.ai_flags = AI_NUMERICSERV;
+			g->cb.ar_name = g->host;
+			g->cb.ar_service = g->port;
+			g->cb.ar_request = &g->hints;
+			list[0] = &g->cb;
+			if ((rc = getaddrinfo_a(GAI_NOWAIT, list, 1,
+			    NULL)) != 0) {
+				free(g);
+				snprintf(why, whylen, "%s: cannot resolve %s:"
+				    " %s", r->name, r->cfg->host,
+				    gai_strerror(rc));
+				return -1;
+			}
+			r->gai = g;
+			log_debug("smtp: %s: looking up %s", r->name,
+			    r->cfg->host);
+			return 1;
+		}
+	}
 	if (n == 0) {
 		snprintf(why, whylen, "%s: %s has no IPv4 or IPv6 address",
 		    r->name, r->cfg->host);
@@ -1922,31 +2019,36 @@ relay_resolve(struct smtp_relay *r, char *why, size_t whylen)
 	return 0;
 }
 
-/* Open one more connection. */
-static void
+/* Open one more connection: 0, or -1 when none can be opened now (a
+ * look-up runs, or a back-off started). */
+static int
 relay_open(struct smtp_relay *r)
 {
 	struct smtp_conn	*c;
 	char			 why[SMTP_TEXT_MAX];
+	int			 rc = 0;
 
 	if ((r->naddrs == 0 || r->resolve) &&
-	    relay_resolve(r, why, sizeof(why)) == -1 && r->naddrs > 0)
+	    (rc = relay_resolve(r, why, sizeof(why))) == 1)
+		return -1;
+	if (rc == -1 && r->naddrs > 0) {
 		log_warnx("smtp: %s (trying the previous addresses)", why);
-	else if (r->naddrs == 0) {
+		r->resolve = 0;		/* until the next connect failure */
+	} else if (rc == -1) {
 		log_warnx("smtp: %s", why);
 		r->connect_failures++;
 		relay_backoff(r);
 		r->resolve = 1;
 		if (!relay_has_ready(r))
 			relay_fail_queue(r, SMTP_TEMPFAIL, why);
-		return;
+		return -1;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->in = malloc(SMTP_IN_MAX)) == NULL) {
 		free(c);
 		log_warnx("smtp: %s: out of memory", r->name);
 		relay_backoff(r);
-		return;
+		return -1;
 	}
 	c->relay = r;
 	c->id = ++r->nextid;
@@ -1960,6 +2062,7 @@ relay_open(struct smtp_relay *r)
 	    c->id, r->cfg->host, r->cfg->port);
 	c->state = CONN_CONNECTING;
 	conn_connect(c, 0);
+	return 0;
 }
 
 /* Give waiting messages to ready connections; open connections for the
@@ -1994,7 +2097,8 @@ relay_kick(struct smtp_relay *r)
 		if (r->rate > 0 && r->nconns > 0 &&
 		    relay_tokens_now(r, now) < 1000)
 			break;
-		relay_open(r);
+		if (relay_open(r) == -1)
+			break;
 	}
 }
 
@@ -2211,9 +2315,10 @@ relay_helo(struct smtp_relay *r)
 }
 
 /*
- * Resolution: the host is looked up here, once, with getaddrinfo (which
- * blocks: acceptable at start and reload), and again before the next
- * connection after a connect failure.  A name that does not resolve now
+ * Resolution: the host's look-up starts here, and again before the next
+ * connection after a connect failure; a name is looked up by glibc's
+ * getaddrinfo_a in its own thread, so a slow or dead DNS server holds up
+ * this relay's connections, never the loop.  A name that does not resolve
  * is not an error here: the relay backs off and retries.
  */
 struct smtp_relay *
@@ -2312,6 +2417,7 @@ smtp_relay_free(struct smtp_relay *r)
 	}
 	if (r->timer)
 		loop_remove_timer(r->loop, r);
+	relay_gai_drop(r);
 	if (r->session != NULL)
 		SSL_SESSION_free(r->session);
 	SSL_CTX_free(r->ctx);

@@ -102,20 +102,20 @@ class Sink:
 
 
 def send(sink_or_port, count, *args, tls="starttls", ca="ca", timeout=60,
-         debug=False):
+         debug=False, host="localhost", env=None):
     """Run smtpsend; check it exits 0 and reports each message once, with
     no address in any text or log line.  Returns (results by cookie,
     summary dict, stderr)."""
     port = sink_or_port if isinstance(sink_or_port, int) else \
         sink_or_port.port
-    cmd = [SEND, "--host", "localhost", "--port", str(port), "--tls", tls,
+    cmd = [SEND, "--host", host, "--port", str(port), "--tls", tls,
            "--ca", os.path.join(CA, ca + ".pem"),
            "--from", "sender@example.org", "--count", str(count)]
     cmd += [str(a) for a in args]
     if debug:
         cmd.append("--debug")
     r = subprocess.run(cmd, capture_output=True, text=True,
-                       timeout=timeout * SLOW)
+                       timeout=timeout * SLOW, env=env)
     assert r.returncode == 0, "smtpsend exited %d:\n%s" % (r.returncode,
                                                           r.stderr[-3000:])
     lines = r.stdout.splitlines()
@@ -414,6 +414,29 @@ def test_size_limit_permfail_without_sending():
 
 
 # ---- connections and TLS failures ----
+
+def test_relay_by_address_and_by_name():
+    """An address literal is used at once; a name is looked up with
+    getaddrinfo_a while the loop goes on, then verified as the host."""
+    with Sink() as s:
+        res, summ, err = send(s, 2, host="127.0.0.1", debug=True)
+        assert summ["sent"] == 2, res
+        assert "looking up" not in err, err
+        res, summ, err = send(s, 2, debug=True)
+        assert summ["sent"] == 2, res
+        assert "relay1: looking up localhost" in err, err
+        assert len(s.messages()) == 4
+
+
+def test_unresolvable_relay_tempfail():
+    # Bounded even where the DNS server does not answer.
+    env = dict(os.environ, RES_OPTIONS="timeout:1 attempts:1")
+    res, summ, _ = send(1, 2, host="relay.example.invalid", env=env)
+    assert summ["tempfail"] == 2, res
+    for j in res.values():
+        assert j["text"].startswith("relay1: cannot resolve"
+                                    " relay.example.invalid: "), j
+
 
 def test_connection_refused():
     so = socket.socket()
