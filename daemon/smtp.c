@@ -26,6 +26,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -214,43 +218,60 @@ static void	relay_settle(struct smtp_relay *);
  * Helpers with no connection.
  */
 
+/* The first CR or LF in d[i..len), else len: sixteen octets at a time. */
+static size_t
+next_crlf(const char *d, size_t i, size_t len)
+{
+#ifdef __SSE2__
+	const __m128i	cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+	__m128i		v;
+	unsigned	m;
+
+	for (; i + 16 <= len; i += 16) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)(d + i));
+		m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+		    _mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)));
+		if (m != 0)
+			return i + (size_t)__builtin_ctz(m);
+	}
+#endif
+	for (; i < len; i++)
+		if (d[i] == '\r' || d[i] == '\n')
+			return i;
+	return len;
+}
+
 int
 smtp_dotstuff(struct buf *out, const char *data, size_t len)
 {
-	const char	*lf, *cr;
-	size_t		 i = 0, run = 0, end, stop;
+	size_t	i = 0, run = 0, j;
 
 	/* data[run..i) is canonical and goes out as it is, in one copy:
-	 * a message from the MIME writer is one run, but for its dots. */
+	 * a message from the MIME writer is one run, but for its dots.  A
+	 * bare CR or LF ends a line (CRLF written); so does the end. */
 	while (i < len) {
-		if (data[i] == '.') {
+		if (data[i] == '.') {		/* at a line's start */
 			if (buf_add(out, data + run, i - run) == -1 ||
 			    buf_addc(out, '.') == -1)
 				return -1;
 			run = i;
 		}
-		lf = memchr(data + i, '\n', len - i);
-		end = lf != NULL ? (size_t)(lf - data) : len;
-		if (lf != NULL && end > i && data[end - 1] == '\r' &&
-		    memchr(data + i, '\r', end - 1 - i) == NULL) {
-			i = end + 1;		/* CRLF only at its end */
+		if ((j = next_crlf(data, i, len)) == len) {
+			i = len;		/* a last line without an end */
+			if (buf_add(out, data + run, len - run) == -1 ||
+			    buf_add(out, "\r\n", 2) == -1)
+				return -1;
+			run = len;
+			break;
+		}
+		if (data[j] == '\r' && j + 1 < len && data[j + 1] == '\n') {
+			i = j + 2;
 			continue;
 		}
-		/* A bare CR or LF, or a last line without an end: the line
-		 * up to its first CR or LF, then CRLF. */
-		cr = memchr(data + i, '\r', end - i);
-		stop = cr != NULL ? (size_t)(cr - data) : end;
-		if (buf_add(out, data + run, stop - run) == -1 ||
+		if (buf_add(out, data + run, j - run) == -1 ||
 		    buf_add(out, "\r\n", 2) == -1)
 			return -1;
-		if (stop == len)
-			i = len;
-		else if (data[stop] == '\r' && stop + 1 < len &&
-		    data[stop + 1] == '\n')
-			i = stop + 2;
-		else
-			i = stop + 1;
-		run = i;
+		run = i = j + 1;
 	}
 	if (buf_add(out, data + run, i - run) == -1)
 		return -1;
