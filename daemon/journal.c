@@ -174,6 +174,7 @@ static const char *const journal_migrations[] = {
 	" (state, priority, channel, next_at, event, contact, attempts)"
 	" WHERE state IN ('pending', 'deferred');",
 };
+#define JOURNAL_PURGE_DELIVERIES 2000	/* an event's deliveries a call */
 #define NMIGRATIONS	(int)(sizeof(journal_migrations) / sizeof(journal_migrations[0]))
 
 enum {
@@ -903,40 +904,86 @@ out:
 	return rc;
 }
 
+/* One statement with up to two integer parameters, run to its first row:
+ * 1 with *out set, 0 when it has no row, -1 on an error (the turn fails). */
+static int
+purge_step(struct journal *jr, const char *sql, int64_t a, int64_t b,
+    int64_t *out)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if (!journal_write_ok(jr))
+		return -1;
+	if (sqlite3_prepare_v2(jr->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		log_warnx("journal: purge: %s", sqlite3_errmsg(jr->db));
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, a);
+	if (sqlite3_bind_parameter_count(st) > 1)
+		sqlite3_bind_int64(st, 2, b);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && out != NULL)
+		*out = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		journal_write_failed(jr, rc);
+		log_warnx("journal: purge: %s", sqlite3_errmsg(jr->db));
+		return -1;
+	}
+	return rc == SQLITE_ROW;
+}
+
 int
 journal_purge(struct journal *jr, int64_t events_before_ms,
     int64_t audit_before_ms, int batch)
 {
-	/* An event's deliveries go with it (trigger events_deliveries). */
-	static const char *const sql[2] = {
-		"DELETE FROM events WHERE id IN (SELECT e.id FROM events e"
-		" WHERE e.received_at < ?1 AND e.fanout_done = 1 AND NOT EXISTS"
-		" (SELECT 1 FROM deliveries d WHERE d.event = e.id AND d.state"
-		" IN ('pending', 'sending', 'deferred')) ORDER BY e.id LIMIT ?2)",
-		"DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE"
-		" at < ?1 ORDER BY id LIMIT ?2)",
-	};
-	sqlite3_stmt	*st;
-	int64_t		 before[2] = { events_before_ms, audit_before_ms };
-	int		 i, rc, n = 0;
+	static const char *const next_event =
+	    "SELECT e.id FROM events e WHERE e.received_at < ?1 AND"
+	    " e.fanout_done = 1 AND NOT EXISTS (SELECT 1 FROM deliveries d"
+	    " WHERE d.event = e.id AND d.state IN ('pending', 'sending',"
+	    " 'deferred')) ORDER BY e.id LIMIT 1";
+	/* The contact of the first delivery past the budget, if any. */
+	static const char *const cut =
+	    "SELECT contact FROM deliveries WHERE event = ?1"
+	    " ORDER BY contact LIMIT 1 OFFSET ?2";
+	static const char *const chunk =
+	    "DELETE FROM deliveries WHERE event = ?1 AND contact < ?2";
+	/* Its remaining deliveries go with it (trigger events_deliveries). */
+	static const char *const event = "DELETE FROM events WHERE id = ?1";
+	static const char *const audit =
+	    "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE"
+	    " at < ?1 ORDER BY id LIMIT ?2)";
+	int64_t		 id, contact, before;
+	int		 n = 0, events = 0, budget = JOURNAL_PURGE_DELIVERIES, rc;
 
-	for (i = 0; i < 2; i++) {
-		if (before[i] <= 0)
-			continue;
-		if (!journal_write_ok(jr))
-			return -1;
-		if (sqlite3_prepare_v2(jr->db, sql[i], -1, &st, NULL) !=
-		    SQLITE_OK)
-			return -1;
-		sqlite3_bind_int64(st, 1, before[i]);
-		sqlite3_bind_int(st, 2, batch);
-		rc = sqlite3_step(st);
-		sqlite3_finalize(st);
-		if (rc != SQLITE_DONE) {
-			journal_write_failed(jr, rc);
-			log_warnx("journal: purge: %s", sqlite3_errmsg(jr->db));
-			return -1;
+	while (events_before_ms > 0 && events < batch && budget > 0) {
+		if ((rc = purge_step(jr, next_event, events_before_ms, 0,
+		    &id)) <= 0) {
+			if (rc == -1)
+				return -1;
+			break;
 		}
+		/* More deliveries than this turn may remove: a slice of
+		 * them, the event and the rest in later turns. */
+		if ((rc = purge_step(jr, cut, id, budget, &contact)) == -1)
+			return -1;
+		if (rc == 1) {
+			if (purge_step(jr, chunk, id, contact, NULL) == -1)
+				return -1;
+			n += sqlite3_changes(jr->db);
+			break;
+		}
+		before = sqlite3_total_changes64(jr->db);
+		if (purge_step(jr, event, id, 0, NULL) == -1)
+			return -1;
+		budget -= (int)(sqlite3_total_changes64(jr->db) - before);
+		n++;
+		events++;
+	}
+	if (audit_before_ms > 0) {
+		if (purge_step(jr, audit, audit_before_ms, batch, NULL) == -1)
+			return -1;
 		n += sqlite3_changes(jr->db);
 	}
 	return n;

@@ -1501,6 +1501,70 @@ test_purge(void **state)
 	assert_int_equal(raw_int(t->db, "SELECT count(*) FROM audit"), 1);
 }
 
+/* A single integer from the journal's own connection (its open
+ * transaction included). */
+static int64_t
+raw_int_db(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt	*st;
+	int64_t		 n = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* An event with more deliveries than one call may remove loses them in
+ * slices, one call at a time, and goes with the last. */
+static void
+test_purge_large_event(void **state)
+{
+	struct tj	*t = *state;
+	struct journal	*jr;
+	struct ev	 big, small;
+	char		*e = NULL;
+	int		 n, calls = 0, total = 0;
+
+	jr = open_ok(t, 0);
+	ev_init(&big, "berlin", "big", 1);
+	ev_init(&small, "berlin", "small", 2);
+	big.e.received_ms = small.e.received_ms = 1000;
+	assert_int_equal(store_commit(jr, &big), JOURNAL_STORED);
+	assert_int_equal(store_commit(jr, &small), JOURNAL_STORED);
+	/* 2,600 contacts on both channels: 5,200 deliveries, all final. */
+	assert_int_equal(sqlite3_exec(journal_db(jr),
+	    "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c"
+	    " WHERE i < 2600) INSERT INTO deliveries (event, contact, channel,"
+	    " state, priority, next_at, created_at, updated_at)"
+	    " SELECT e.id, c.i, ch.v, 'sent', 1, 1, 1, 1 FROM c,"
+	    " (SELECT 'smtp' AS v UNION ALL SELECT 'webhook') ch,"
+	    " events e WHERE e.event_id = 'big';"
+	    "INSERT INTO deliveries (event, contact, channel, state, priority,"
+	    " next_at, created_at, updated_at) SELECT id, 1, 'smtp', 'sent',"
+	    " 1, 1, 1, 1 FROM events WHERE event_id = 'small';",
+	    NULL, NULL, &e), SQLITE_OK);
+	assert_int_equal(journal_txn(jr), 0);
+	while ((n = journal_purge(jr, 2000, 0, 500)) > 0) {
+		assert_true(n <= 2000 + 2);
+		total += n;
+		if (++calls < 3)	/* two slices of the big one first */
+			assert_int_equal(raw_int_db(journal_db(jr),
+			    "SELECT count(*) FROM events WHERE"
+			    " event_id = 'big'"), 1);
+		assert_true(calls < 10);
+	}
+	assert_int_equal(n, 0);
+	assert_int_equal(calls, 3);
+	assert_int_equal(journal_commit(jr), 0);
+	journal_close(jr);
+	assert_int_equal(nevents(t), 0);
+	assert_int_equal(raw_int(t->db, "SELECT count(*) FROM deliveries"), 0);
+	(void)total;
+}
+
 int
 main(void)
 {
@@ -1530,6 +1594,7 @@ main(void)
 		T(test_backup),
 		T(test_stats),
 		T(test_purge),
+		T(test_purge_large_event),
 #undef T
 	};
 
