@@ -866,7 +866,7 @@ dv_event_get(struct deliver *dv, int64_t row, char *err, size_t errlen)
 
 /* A contact's stored languages as a JSON array.  They are stored as
  * contacts.c writes them, ["en","fr-CA"]: that form is read here without
- * jansson's parser (a fiftieth of an e-mail); anything else goes to it. */
+ * jansson's parser, once per delivery; anything else goes to it. */
 static json_t *
 dv_languages(const char *s)
 {
@@ -1249,8 +1249,8 @@ dv_room(struct deliver *dv, int channel)
  * changes deliveries (a control command, the expiry sweep), are marked
  * 'sending' here, and the cursors start over.  On disk nothing changes:
  * a commit never holds a delivery in flight as 'pending'.  A failure here
- * fails the transaction (rolled back at commit): the rows stay due and
- * may go twice, with the same Message-ID / webhook-id.
+ * fails the transaction: the cursors keep claims off the rows, and
+ * deliver_committed has the marks written again.
  */
 void
 deliver_mark(struct deliver *dv)
@@ -1263,9 +1263,14 @@ deliver_mark(struct deliver *dv)
 
 	if (dv == NULL)
 		return;
-	st = dv->st[DV_ST_TAKEN];
-	if (dv->nunmarked > 0 && journal_txn(dv->d->jr) == 0 &&
-	    journal_write_ok(dv->d->jr)) {
+	/* Unless every mark is written, the cursors stay: claims go on
+	 * looking past what is in flight, and a failed transaction is
+	 * handed to deliver_committed. */
+	if (dv->nunmarked > 0) {
+		if (journal_txn(dv->d->jr) == -1 ||
+		    !journal_write_ok(dv->d->jr))
+			return;
+		st = dv->st[DV_ST_TAKEN];
 		now = loop_wall_ms();
 		for (i = 0; i < dv->cap && dv->nunmarked > 0; i++) {
 			f = &dv->fl[i];
@@ -1282,18 +1287,13 @@ deliver_mark(struct deliver *dv)
 				journal_write_failed(dv->d->jr, rc);
 				log_warnx("deliver: marking sending: %s",
 				    sqlite3_errmsg(dv->db));
-				break;
+				return;
 			}
 			f->unmarked = 0;
 			dv->nunmarked--;
 		}
 		dv->d->dirty = 1;
 	}
-	/* After a failure the transaction is lost anyway (and with it what
-	 * the cursors stood for): start over from the journal. */
-	for (i = 0; i < dv->cap; i++)
-		dv->fl[i].unmarked = 0;
-	dv->nunmarked = 0;
 	if (dv->cursors) {
 		memset(dv->cursor, 0, sizeof(dv->cursor));
 		dv->cursors = 0;

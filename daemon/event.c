@@ -13,6 +13,7 @@
 #include <unicode/ucal.h>
 #include <unicode/uloc.h>
 
+#include "civil.h"
 #include "event.h"
 #include "topic.h"
 #include "utf8.h"
@@ -868,32 +869,6 @@ digits(const char *s, int n, int *v)
 	return 1;
 }
 
-static int
-days_in_month(int y, int m)
-{
-	static const int	mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30,
-	    31, 30, 31 };
-
-	if (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
-		return 29;
-	return mdays[m - 1];
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil), free of timegm, TZ and locale. */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	int64_t	era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 int
 event_parse_time(const char *s, int64_t *ms)
 {
@@ -933,12 +908,12 @@ event_parse_time(const char *s, int64_t *ms)
 		return -1;
 	if (*s != '\0')
 		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) ||
+	if (mo < 1 || mo > 12 || d < 1 || d > civil_month_days(y, mo) ||
 	    h > 23 || mi > 59 || sec > 60 || oh > 23 || om > 59)
 		return -1;
 	if (sec == 60)
 		sec = 59;	/* a leap second counts as the second before */
-	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+	t = civil_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
 	t -= (int64_t)sign * (oh * 3600 + om * 60);
 	*ms = t * 1000 + frac;
 	return 0;

@@ -51,10 +51,11 @@ typedef void	(*smtp_done_cb)(void *arg, const struct smtp_done *);
  * any, is read now.  Returns the relay, or NULL with one sentence in err.
  * The relay keeps pointers into r and tls: they must outlive it (a reload
  * makes a new relay and frees the old one once smtp_relay_idle).
- * r->host is resolved here with getaddrinfo, which blocks (acceptable at
- * start and reload), and again before the next connection after a connect
- * failure; a name that does not resolve yet is not an error: messages are
- * TEMPFAIL and the relay backs off. */
+ * r->host is looked up from here, and again before the next connection
+ * after a connect failure: an address literal at once, a name in the
+ * background (getaddrinfo_a), never blocking the loop; a name that does
+ * not resolve is not an error: messages are TEMPFAIL and the relay backs
+ * off. */
 struct smtp_relay *smtp_relay_new(struct loop *, const struct cfg_relay *r,
 	    const struct cfg_tls *tls, smtp_done_cb, void *arg, char *err,
 	    size_t errlen);

@@ -35,6 +35,7 @@
 #include <zmq.h>
 
 #include "buf.h"
+#include "civil.h"
 #include "config.h"
 #include "loop.h"
 #include "tls.h"
@@ -327,31 +328,6 @@ static const char *const wh_lwdays[] = { "Monday", "Tuesday", "Wednesday",
 static const char *const wh_months[] = { "Jan", "Feb", "Mar", "Apr", "May",
     "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (m 1..12). */
-static int64_t
-wh_days_from_civil(int64_t y, int m, int d)
-{
-	int64_t	era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static int
-wh_mdays(int64_t y, int m)
-{
-	static const int	days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30,
-	    31, 30, 31 };
-
-	if (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
-		return 29;
-	return days[m - 1];
-}
-
 /* Exactly n digits at *pp. */
 static int
 wh_digits(const char **pp, int n, int *out)
@@ -474,9 +450,9 @@ wh_http_date(const char *s, int64_t now, int64_t *out)
 	} else
 		return -1;
 	mon++;
-	if (d < 1 || d > wh_mdays(year, mon))
+	if (d < 1 || d > civil_month_days(year, mon))
 		return -1;
-	*out = wh_days_from_civil(year, mon, d) * 86400 + h * 3600 +
+	*out = civil_days(year, mon, d) * 86400 + h * 3600 +
 	    mi * 60 + sec;
 	return 0;
 }
