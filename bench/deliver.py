@@ -8,7 +8,8 @@ notice rendered for its own contact:
 In the same run, the ceilings it is compared with: the SMTP sink's own
 with the pipelining load generator (bench/smtpload.c), and
 `curl --parallel --parallel-max 8` against the HTTPS sink, at the sizes
-the daemon sends.  After one fan-out not measured (the relay's
+the daemon sends; and for (b) the floor, tools/hooksend: the daemon's
+webhook sender alone, with no scheduler, rendering or journal.  After one fan-out not measured (the relay's
 connections open, the caches warm), each daemon run is followed by a
 reference run, and a share is the median of the pairs' ratios; each
 figure is the median of RUNS runs.  The daemon's CPU seconds and peak RSS come
@@ -78,6 +79,28 @@ def curl_ceiling_once(sink, ca, body):
                     "--data-binary", "@" + body, url],
                    check=True, stdout=subprocess.DEVNULL)
     return N / (time.monotonic() - t0)
+
+
+def hooksend_once(sink, ca, body, secfile):
+    """One run of tools/hooksend (the daemon's webhook sender alone:
+    libcurl multi and the signing, in the daemon's loop, with no
+    scheduler, rendering or journal) of N signed POSTs of the file body
+    over CONNS connections to sink: requests/s.  What the daemon's
+    webhook path could reach if everything but the sending cost
+    nothing."""
+    url = "https://127.0.0.1:%d/hook/floor" % sink.port
+    t0 = time.monotonic()
+    out = subprocess.run(
+        [os.path.join(BUILD, "tools", "hooksend"), "--secret-file", secfile,
+         "--count", str(N), "--url", url, "--ca", os.path.join(ca, "ca.pem"),
+         "--allow-loopback", "--connections", str(CONNS),
+         "--body-file", body, "--quiet"],
+        capture_output=True, text=True, check=True).stdout
+    elapsed = time.monotonic() - t0
+    # "sent N retry N failed N gone N not_sent N in S s (R req/s)"
+    sent = int(out.split()[1])
+    assert sent == N, out
+    return N / elapsed
 
 
 def daemon_world(work, ca, smtp_port, http_port, name):
@@ -173,6 +196,7 @@ def bench_channel(work, ca, kind, size):
         # connections within their runs, which last as long).
         run_fanout(d, smtp if kind == "smtp" else http, kind + "-warm-up", N)
         rates, times, cpus, refs, ratios = [], [], [], [], []
+        floors, fratios = [], []
         for i in range(RUNS):
             rate, el, cpu = run_fanout(d, smtp if kind == "smtp" else http,
                                        "%s-run-%d" % (kind, i), N)
@@ -180,6 +204,10 @@ def bench_channel(work, ca, kind, size):
                 r = smtp_ceiling_once(ref, ca, size)
             else:
                 r = curl_ceiling_once(ref, ca, bodyfile)
+                f = hooksend_once(ref, ca, bodyfile,
+                                  os.path.join(work, "bench-webhook.secrets"))
+                floors.append(f)
+                fratios.append(f / r)
             rates.append(rate)
             times.append(el)
             cpus.append(cpu)
@@ -189,7 +217,10 @@ def bench_channel(work, ca, kind, size):
         med = statistics.median
         return {"rate": med(rates), "time": med(times), "cpu": med(cpus),
                 "ref": med(refs), "ratio": med(ratios), "hwm": hwm,
-                "pairs": list(zip(rates, refs))}
+                "pairs": list(zip(rates, refs)),
+                "floor": med(floors) if floors else None,
+                "floor_ratio": med(fratios) if fratios else None,
+                "floor_pairs": list(zip(floors, refs))}
     finally:
         d.stop()
         shutil.rmtree(d.dir, ignore_errors=True)
@@ -275,6 +306,8 @@ def main():
         pairs = lambda x: ", ".join("%.0f/%.0f" % p for p in x["pairs"])
         print("(a) runs, daemon/smtpload msgs/s: %s" % pairs(a))
         print("(b) runs, daemon/curl req/s: %s" % pairs(b))
+        print("(b) runs, hooksend/curl req/s: %s" % ", ".join(
+            "%.0f/%.0f" % p for p in b["floor_pairs"]))
         print()
         print("| measure | value | target |")
         print("| --- | --- | --- |")
@@ -294,6 +327,9 @@ def main():
               "%.0f req/s | |" % (body, b["ref"]))
         print("| (b) ratio to curl (median of run pairs) | %.2f x | "
               ">= 1.5 x |" % b["ratio"])
+        print("| (b) floor: the webhook sender alone (tools/hooksend, %d "
+              "conns) | %.0f req/s, %.2f x curl | |"
+              % (CONNS, b["floor"], b["floor_ratio"]))
         print("| (c) critical alert, 1 contact x %d: p50 | %.1f ms | |"
               % (ALERTS, c[0]))
         print("| (c) p99 | %.1f ms | <= 20 ms |" % c[1])
