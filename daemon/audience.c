@@ -457,6 +457,7 @@ audience_fanout_step(struct audience *a, int64_t now_ms, int max_contacts)
 	if (rc != SQLITE_DONE)
 		goto fail;
 	made = sqlite3_changes(a->db);
+	journal_count_add(a->jr, JOURNAL_DELIVERIES, made);
 	/* Cursor and deliveries commit together: a restart resumes after
 	 * the last contact whose deliveries are on disk. */
 	sqlite3_bind_int64(a->cursor, 1, row);

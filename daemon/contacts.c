@@ -26,7 +26,6 @@ enum {
 	CS_UPDATE,
 	CS_SUB_DEL,
 	CS_SUB_ADD,
-	CS_DELETE,
 	CS_STATUS,
 	CS_AUDIT,
 	CS_EXPORT,
@@ -58,7 +57,6 @@ static const char *const cs_sql[CS_MAX] = {
 	[CS_SUB_DEL] = "DELETE FROM subscriptions WHERE contact = ?1",
 	[CS_SUB_ADD] = "INSERT OR IGNORE INTO subscriptions (prefix, contact)"
 	    " VALUES (?1, ?2)",
-	[CS_DELETE] = "DELETE FROM contacts WHERE id = ?1",
 	[CS_STATUS] = "UPDATE contacts SET status = ?2, updated_at = ?3,"
 	    " status_at = ?3 WHERE id = ?1 AND status <> ?2",
 	[CS_AUDIT] = "INSERT INTO audit (at, uid, action, subject)"
@@ -332,8 +330,10 @@ contacts_write(struct contacts *cs, int which, const struct contact *c,
 	sqlite3_clear_bindings(st);
 	if (rc != SQLITE_DONE)
 		goto fail;
-	if (which == CS_INSERT)
+	if (which == CS_INSERT) {
 		row = sqlite3_last_insert_rowid(cs->db);
+		journal_count_add(cs->jr, JOURNAL_CONTACTS, 1);
+	}
 	st = cs->st[CS_SUB_DEL];
 	sqlite3_bind_int64(st, 1, row);
 	rc = sqlite3_step(st);
@@ -666,9 +666,14 @@ cmd_remove(struct contacts *cs, json_t *req, int64_t now_ms, uid_t uid,
 	    " value = value + 1 WHERE ?1 IS NOT NULL", row) == -1))
 		return reply_error("journal", "the journal failed");
 	if (exec_bind_row(cs, "DELETE FROM deliveries WHERE contact = ?1",
-	    row) == -1 ||
-	    exec_bind_row(cs, "DELETE FROM contacts WHERE id = ?1", row) == -1)
+	    row) == -1)
 		return reply_error("journal", "the journal failed");
+	journal_count_add(cs->jr, JOURNAL_DELIVERIES,
+	    -(int64_t)sqlite3_changes(cs->db));
+	if (exec_bind_row(cs, "DELETE FROM contacts WHERE id = ?1", row) == -1)
+		return reply_error("journal", "the journal failed");
+	journal_count_add(cs->jr, JOURNAL_CONTACTS,
+	    -(int64_t)sqlite3_changes(cs->db));
 	if (erase) {
 		sqlite3_stmt	*st;
 

@@ -212,6 +212,8 @@ struct journal {
 	int		 last_full;
 	int		 fault_commits;
 	sqlite3_int64	 changes_at_begin;	/* total_changes at BEGIN */
+	int64_t		 rows[JOURNAL_NTABLES];	/* committed */
+	int64_t		 txn_rows[JOURNAL_NTABLES];	/* in the open txn */
 	unsigned char	 secret[JOURNAL_SECRET_LEN];
 	sqlite3		*bk_db;		/* backup in progress */
 	sqlite3_backup	*bk;
@@ -502,6 +504,14 @@ journal_open(const char *state_dir, int64_t max_bytes, char *err,
 			goto fail;
 		}
 	}
+	for (i = 0; i < JOURNAL_NTABLES; i++) {
+		if ((jr->rows[i] = journal_count_scan(jr,
+		    (enum journal_table)i)) < 0) {
+			snprintf(err, errlen, "journal: count: %s",
+			    sqlite3_errmsg(jr->db));
+			goto fail;
+		}
+	}
 	return jr;
 fail_mem:
 	snprintf(err, errlen, "out of memory");
@@ -608,6 +618,44 @@ journal_count(struct journal *jr, const char *sql)
 	return n;
 }
 
+int64_t
+journal_count_scan(struct journal *jr, enum journal_table t)
+{
+	static const char *const sql[JOURNAL_NTABLES] = {
+		[JOURNAL_EVENTS] = "SELECT count(*) FROM events",
+		[JOURNAL_CONTACTS] = "SELECT count(*) FROM contacts",
+		[JOURNAL_DELIVERIES] = "SELECT count(*) FROM deliveries",
+	};
+
+	if ((int)t < 0 || t >= JOURNAL_NTABLES)
+		return -1;
+	return journal_count(jr, sql[t]);
+}
+
+void
+journal_count_add(struct journal *jr, enum journal_table t, int64_t n)
+{
+	if ((int)t < 0 || t >= JOURNAL_NTABLES)
+		return;
+	if (jr->in_txn)
+		jr->txn_rows[t] += n;
+	else
+		jr->rows[t] += n;	/* a statement on its own: done */
+}
+
+/* What the open transaction wrote is kept (committed) or forgotten. */
+static void
+journal_counts_end(struct journal *jr, int committed)
+{
+	int	i;
+
+	for (i = 0; i < JOURNAL_NTABLES; i++) {
+		if (committed)
+			jr->rows[i] += jr->txn_rows[i];
+		jr->txn_rows[i] = 0;
+	}
+}
+
 int
 journal_stats(struct journal *jr, struct journal_stats *s)
 {
@@ -615,9 +663,12 @@ journal_stats(struct journal *jr, struct journal_stats *s)
 	struct buf	b;
 
 	memset(s, 0, sizeof(*s));
-	s->events = journal_count(jr, "SELECT count(*) FROM events");
-	s->contacts = journal_count(jr, "SELECT count(*) FROM contacts");
-	s->deliveries = journal_count(jr, "SELECT count(*) FROM deliveries");
+	/* As the journal's connection sees them: the open turn included. */
+	s->events = jr->rows[JOURNAL_EVENTS] + jr->txn_rows[JOURNAL_EVENTS];
+	s->contacts = jr->rows[JOURNAL_CONTACTS] +
+	    jr->txn_rows[JOURNAL_CONTACTS];
+	s->deliveries = jr->rows[JOURNAL_DELIVERIES] +
+	    jr->txn_rows[JOURNAL_DELIVERIES];
 	if (stat(jr->path, &st) == 0)
 		s->db_bytes = st.st_size;
 	buf_init(&b, 4096);
@@ -676,6 +727,7 @@ journal_rollback(struct journal *jr)
 	if (sqlite3_get_autocommit(jr->db) == 0)
 		journal_step_done(jr, ST_ROLLBACK);
 	jr->txn_failed = 0;
+	journal_counts_end(jr, 0);
 }
 
 int
@@ -707,6 +759,7 @@ journal_commit(struct journal *jr)
 		return -1;
 	}
 	jr->in_txn = 0;
+	journal_counts_end(jr, 1);
 	return 0;
 }
 
@@ -802,6 +855,7 @@ journal_event_store(struct journal *jr, const struct journal_event *ev,
 	*recipients = ev->recipients;
 	if (row != NULL)
 		*row = sqlite3_last_insert_rowid(jr->db);
+	journal_count_add(jr, JOURNAL_EVENTS, 1);
 	return JOURNAL_STORED;
 }
 
@@ -949,13 +1003,17 @@ journal_purge(struct journal *jr, int64_t events_before_ms,
 	    " ORDER BY contact LIMIT 1 OFFSET ?2";
 	static const char *const chunk =
 	    "DELETE FROM deliveries WHERE event = ?1 AND contact < ?2";
-	/* Its remaining deliveries go with it (trigger events_deliveries). */
+	/* Its remaining deliveries, then the event.  (The trigger
+	 * events_deliveries would take them with it, but uncounted.) */
+	static const char *const rest =
+	    "DELETE FROM deliveries WHERE event = ?1";
 	static const char *const event = "DELETE FROM events WHERE id = ?1";
 	static const char *const audit =
 	    "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE"
 	    " at < ?1 ORDER BY id LIMIT ?2)";
-	int64_t		 id, contact, before;
+	int64_t		 id, contact;
 	int		 n = 0, events = 0, budget = JOURNAL_PURGE_DELIVERIES, rc;
+	int		 gone;
 
 	while (events_before_ms > 0 && events < batch && budget > 0) {
 		if ((rc = purge_step(jr, next_event, events_before_ms, 0,
@@ -972,12 +1030,19 @@ journal_purge(struct journal *jr, int64_t events_before_ms,
 			if (purge_step(jr, chunk, id, contact, NULL) == -1)
 				return -1;
 			n += sqlite3_changes(jr->db);
+			journal_count_add(jr, JOURNAL_DELIVERIES,
+			    -(int64_t)sqlite3_changes(jr->db));
 			break;
 		}
-		before = sqlite3_total_changes64(jr->db);
+		if (purge_step(jr, rest, id, 0, NULL) == -1)
+			return -1;
+		gone = sqlite3_changes(jr->db);
+		journal_count_add(jr, JOURNAL_DELIVERIES, -(int64_t)gone);
 		if (purge_step(jr, event, id, 0, NULL) == -1)
 			return -1;
-		budget -= (int)(sqlite3_total_changes64(jr->db) - before);
+		journal_count_add(jr, JOURNAL_EVENTS,
+		    -(int64_t)sqlite3_changes(jr->db));
+		budget -= gone + 1;
 		n++;
 		events++;
 	}

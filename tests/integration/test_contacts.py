@@ -97,6 +97,15 @@ def deliveries(d, eid):
     return rows
 
 
+def assert_status_counts(d):
+    """status's journal counts, kept by the daemon's writers, agree
+    with count(*) of each table."""
+    j = d.ctl_request({"cmd": "status"})["journal"]
+    for table in ("events", "contacts", "deliveries"):
+        n = d.query("SELECT count(*) FROM %s" % table)[0][0]
+        assert j[table] == n, (table, j[table], n)
+
+
 def with_daemon(fn, **kw):
     d = Daemon(**kw).start()
     try:
@@ -167,6 +176,7 @@ def test_import_audiences_and_filters():
             r = d.ctl("event", "aud-%d" % i, "--once")
             assert "%d recipients" % len(want) in r.stdout, r.stdout + r.stderr
         pub.close()
+        assert_status_counts(d)
         # The list verb with filters shows ids and names, no addresses.
         r = d.ctl("contacts", "list", "--city", "Munich", "--tag", "nurses")
         ids = {line.split()[0] for line in r.stdout.splitlines() if line.strip()}
@@ -245,12 +255,14 @@ def test_unsubscribe_token_resubscribe_and_erase():
         assert r.returncode == 0, r.stderr
         assert pub.request("embassy.ph.berlin.town-hall", event("after-resub"))["recipients"] == 1
         wait_for(lambda: d.query("SELECT count(*) FROM deliveries")[0][0] == 1, what="delivery")
+        assert_status_counts(d)
         # An unsubscribe after acceptance: the contact was counted, and
         # its delivery is made "skipped".
         r = d.ctl("contacts", "erase", "--yes", "u-1")
         assert r.returncode == 0, r.stderr
         assert d.query("SELECT count(*) FROM contacts") == [(0,)]
         assert d.query("SELECT count(*) FROM deliveries") == [(0,)]
+        assert_status_counts(d)
         stats = dict(d.query("SELECT name, value FROM stats"))
         assert stats["erased_contacts"] == 1 and stats["erased_deliveries_pending"] == 1, stats
         audit = d.query("SELECT action, subject FROM audit")

@@ -1565,12 +1565,108 @@ test_purge_large_event(void **state)
 	(void)total;
 }
 
+/* status's counts are kept by the writers: what a commit stores is
+ * counted, what a rollback or a failed commit drops is not, and a reopen
+ * agrees with count(*). */
+static void
+assert_counts(struct journal *jr, int64_t events, int64_t deliveries)
+{
+	struct journal_stats	s;
+
+	assert_int_equal(journal_stats(jr, &s), 0);
+	assert_int_equal(s.events, events);
+	assert_int_equal(s.deliveries, deliveries);
+	assert_int_equal(s.events, journal_count_scan(jr, JOURNAL_EVENTS));
+	assert_int_equal(s.deliveries,
+	    journal_count_scan(jr, JOURNAL_DELIVERIES));
+	assert_int_equal(s.contacts, journal_count_scan(jr, JOURNAL_CONTACTS));
+}
+
+static void
+test_counts(void **state)
+{
+	struct tj	*t = *state;
+	struct journal	*jr;
+	struct ev	 a, b, c;
+	int64_t		 rcpt = -1;
+	char		*e = NULL;
+
+	jr = open_ok(t, 0);
+	assert_counts(jr, 0, 0);
+	ev_init(&a, "berlin", "a", 1);
+	ev_init(&b, "berlin", "b", 2);
+	ev_init(&c, "berlin", "c", 3);
+	a.e.received_ms = b.e.received_ms = 1000;
+	assert_int_equal(store_commit(jr, &a), JOURNAL_STORED);
+	assert_int_equal(store_commit(jr, &a), JOURNAL_DUPLICATE);
+	assert_counts(jr, 1, 0);
+
+	/* Rolled back, then a commit that fails: neither counts. */
+	assert_int_equal(journal_txn(jr), 0);
+	assert_int_equal(journal_event_store(jr, &b.e, &rcpt, NULL),
+	    JOURNAL_STORED);
+	journal_rollback(jr);
+	assert_counts(jr, 1, 0);
+	journal_fault_commits(jr, 1);
+	assert_int_equal(journal_txn(jr), 0);
+	assert_int_equal(journal_event_store(jr, &b.e, &rcpt, NULL),
+	    JOURNAL_STORED);
+	assert_int_equal(journal_commit(jr), -1);
+	assert_counts(jr, 1, 0);
+	assert_int_equal(store_commit(jr, &b), JOURNAL_STORED);
+
+	/* 300 deliveries of a and 2 of b, written as the fan-out does. */
+	assert_int_equal(journal_txn(jr), 0);
+	assert_int_equal(sqlite3_exec(journal_db(jr),
+	    "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c"
+	    " WHERE i < 150) INSERT INTO deliveries (event, contact, channel,"
+	    " state, priority, next_at, created_at, updated_at)"
+	    " SELECT e.id, c.i, ch.v, 'sent', 1, 1, 1, 1 FROM c,"
+	    " (SELECT 'smtp' AS v UNION ALL SELECT 'webhook') ch,"
+	    " events e WHERE e.event_id = 'a'", NULL, NULL, &e), SQLITE_OK);
+	journal_count_add(jr, JOURNAL_DELIVERIES,
+	    sqlite3_changes(journal_db(jr)));
+	assert_int_equal(sqlite3_exec(journal_db(jr),
+	    "INSERT INTO deliveries (event, contact, channel, state, priority,"
+	    " next_at, created_at, updated_at) SELECT id, 1, ch.v, 'sent', 1,"
+	    " 1, 1, 1 FROM events, (SELECT 'smtp' AS v UNION ALL"
+	    " SELECT 'webhook') ch WHERE event_id = 'b'", NULL, NULL, &e),
+	    SQLITE_OK);
+	journal_count_add(jr, JOURNAL_DELIVERIES,
+	    sqlite3_changes(journal_db(jr)));
+	assert_int_equal(journal_commit(jr), 0);
+	assert_counts(jr, 2, 302);
+
+	/* Retention takes a (received at 1000) with its deliveries, and
+	 * leaves c (received later). */
+	c.e.received_ms = 5000;
+	assert_int_equal(store_commit(jr, &c), JOURNAL_STORED);
+	assert_int_equal(journal_txn(jr), 0);
+	assert_true(journal_purge(jr, 2000, 0, 1) > 0);	/* one event */
+	assert_int_equal(journal_commit(jr), 0);
+	assert_counts(jr, 2, 2);
+	assert_int_equal(journal_txn(jr), 0);
+	assert_true(journal_purge(jr, 2000, 0, 10) > 0);
+	journal_rollback(jr);			/* b stays after all */
+	assert_counts(jr, 2, 2);
+	assert_int_equal(journal_txn(jr), 0);
+	assert_true(journal_purge(jr, 2000, 0, 10) > 0);
+	assert_int_equal(journal_commit(jr), 0);
+	assert_counts(jr, 1, 0);
+	journal_close(jr);
+
+	jr = open_ok(t, 0);
+	assert_counts(jr, 1, 0);
+	journal_close(jr);
+}
+
 int
 main(void)
 {
 	static const struct CMUnitTest	tests[] = {
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(test_open_creates),
+		T(test_counts),
 		T(test_open_tightens),
 		T(test_open_not_dir),
 		T(test_reopen),
