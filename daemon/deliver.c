@@ -81,6 +81,9 @@ static const char *const dv_sql[DV_ST_MAX] = {
 	" WHERE d.state IN ('pending', 'deferred')"	/* the index's */
 	" AND d.state = ?1 AND d.priority = ?2 AND d.channel = ?3"
 	" AND (d.next_at, d.event, d.contact) > (?5, ?6, ?7)"
+	/* Not an event stored in the open transaction: nothing of it
+	 * goes out before it is committed (journal_new_event_floor). */
+	" AND d.event < ?8"
 	" ORDER BY d.next_at LIMIT ?4",
 	"UPDATE deliveries SET state = ?4, attempts = ?5, next_at = ?6,"
 	" last_error = ?7, updated_at = ?8"
@@ -1330,6 +1333,13 @@ deliver_committed(struct deliver *dv, int rc)
 		}
 		return;
 	}
+	/* Nothing of delivery was lost with it (an intake-only turn while
+	 * nothing is in flight): sending goes on. */
+	if (dv->nwlog == 0 && dv->inflight == 0 && !dv->need_replay) {
+		memset(dv->cursor, 0, sizeof(dv->cursor));
+		dv->cursors = 0;
+		return;
+	}
 	for (i = 0; i < dv->cap; i++)
 		if (dv->fl[i].used && !dv->fl[i].unmarked) {
 			dv->fl[i].unmarked = 1;
@@ -1381,6 +1391,8 @@ dv_claim(struct deliver *dv, int channel, int64_t start_mono)
 			    INT64_MIN);
 			sqlite3_bind_int64(st, 6, cur->event);
 			sqlite3_bind_int64(st, 7, cur->contact);
+			sqlite3_bind_int64(st, 8,
+			    journal_new_event_floor(dv->d->jr));
 			while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 				next_at = sqlite3_column_int64(st, CL_NEXT_AT);
 				if (next_at > now) {

@@ -214,6 +214,7 @@ struct journal {
 	sqlite3_int64	 changes_at_begin;	/* total_changes at BEGIN */
 	int64_t		 rows[JOURNAL_NTABLES];	/* committed */
 	int64_t		 txn_rows[JOURNAL_NTABLES];	/* in the open txn */
+	int64_t		 txn_event_min;	/* first event row stored in it, or 0 */
 	unsigned char	 secret[JOURNAL_SECRET_LEN];
 	sqlite3		*bk_db;		/* backup in progress */
 	sqlite3_backup	*bk;
@@ -654,6 +655,7 @@ journal_counts_end(struct journal *jr, int committed)
 			jr->rows[i] += jr->txn_rows[i];
 		jr->txn_rows[i] = 0;
 	}
+	jr->txn_event_min = 0;
 }
 
 int
@@ -714,6 +716,18 @@ int
 journal_in_txn(const struct journal *jr)
 {
 	return jr->in_txn;
+}
+
+int
+journal_txn_new_events(const struct journal *jr)
+{
+	return jr->in_txn && jr->txn_event_min != 0;
+}
+
+int64_t
+journal_new_event_floor(const struct journal *jr)
+{
+	return journal_txn_new_events(jr) ? jr->txn_event_min : INT64_MAX;
 }
 
 void
@@ -856,6 +870,11 @@ journal_event_store(struct journal *jr, const struct journal_event *ev,
 	if (row != NULL)
 		*row = sqlite3_last_insert_rowid(jr->db);
 	journal_count_add(jr, JOURNAL_EVENTS, 1);
+	/* A new row is one above the highest in the table: above every
+	 * committed event, and above those stored before it in this
+	 * transaction. */
+	if (jr->in_txn && jr->txn_event_min == 0)
+		jr->txn_event_min = sqlite3_last_insert_rowid(jr->db);
 	return JOURNAL_STORED;
 }
 

@@ -98,6 +98,14 @@ int64_t	journal_count_scan(struct journal *, enum journal_table);
 int	journal_txn(struct journal *);
 /* 1 when a transaction is open. */
 int	journal_in_txn(const struct journal *);
+/* 1 when the open transaction stored an event. */
+int	journal_txn_new_events(const struct journal *);
+/* The row of the first event the open transaction stored (events stored
+ * later in it have higher rows, committed ones lower), or INT64_MAX.
+ * Nothing of an event at or above it may be sent before the commit, lest
+ * a failed commit leave notices out for an event its post was told was
+ * not stored. */
+int64_t	journal_new_event_floor(const struct journal *);
 /* Commit this turn's transaction (no-op without one).  Returns 0, or -1
  * after rolling back: nothing of the turn is stored.  A turn in which any
  * write failed is rolled back, not committed.  journal_full() then

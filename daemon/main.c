@@ -267,8 +267,9 @@ signal_cb(void *arg, short revents)
 
 /* Writes nobody waits for (delivery outcomes, fan-out slices) may share
  * one commit over a few turns; a turn with an ack or a control reply to
- * send commits at once.  Fewer fsyncs, the same guarantees: nothing is
- * acknowledged or reported before its commit, and an outcome not yet
+ * send, or with a new event (its deliveries wait for the commit), commits
+ * at once.  Fewer fsyncs, the same guarantees: nothing is acknowledged,
+ * reported or sent of an event before its commit, and an outcome not yet
  * committed at a crash is redone (at-least-once, same Message-ID). */
 #define COMMIT_DELAY_MS	20
 
@@ -278,7 +279,8 @@ commit_due_now(struct daemon *d)
 	int64_t	now = loop_now_ms();
 
 	if (!journal_in_txn(d->jr) || ingest_pending(d->ing) > 0 ||
-	    d->ndeferred > 0 || d->stopping || d->backup_active)
+	    journal_txn_new_events(d->jr) || d->ndeferred > 0 ||
+	    d->stopping || d->backup_active)
 		return 1;
 	if (d->txn_since == 0)
 		d->txn_since = now;
@@ -299,7 +301,7 @@ static void
 before_sleep(void *arg)
 {
 	struct daemon	*d = arg;
-	int		 rc, wrote;
+	int		 rc, wrote, newev;
 	int64_t		 now;
 
 	if (!commit_due_now(d))
@@ -307,9 +309,12 @@ before_sleep(void *arg)
 	d->txn_since = 0;
 	deliver_mark(d->dv);
 	wrote = journal_in_txn(d->jr);
+	newev = journal_txn_new_events(d->jr);
 	rc = journal_commit(d->jr);
 	if (wrote)
 		deliver_committed(d->dv, rc);
+	if (newev && rc == 0)
+		deliver_kick(d->dv);	/* their deliveries may go now */
 	if (wrote && rc == 0)
 		d->dirty = 1;
 	ingest_flush(d->ing, rc);

@@ -533,6 +533,40 @@ def test_failed_commits_send_nothing_twice():
         w.close()
 
 
+def test_event_whose_commit_failed_sends_nothing():
+    """An event whose storing commit fails is rejected, and nothing of it
+    goes out: its deliveries, made in the same transaction, are not
+    claimed before the commit.  Nothing was in flight, so sending is not
+    held either.  Sent again, it reaches each contact once."""
+    w = World("cfail2")
+    w.d.env["OUTREACHD_TEST_HOOKS"] = "1"
+    w.d.start()
+    try:
+        w.import_contacts([person(i) for i in range(1, 4)])
+        r = w.d.ctl_request({"cmd": "test-fault", "commit_failures": 1})
+        assert r.get("ok"), r
+        p = w.d.publisher()
+        try:
+            r = p.request("embassy.ph.berlin.town-hall", town_hall("cf2-1"))
+            assert r and r.get("status") == "rejected" and \
+                r["error"]["code"] == "overloaded", r
+            time.sleep(0.5)
+            assert w.smtp.count() == 0, w.smtp.count()
+            r = p.request("embassy.ph.berlin.town-hall", town_hall("cf2-1"))
+            assert r and r.get("status") == "accepted", r
+        finally:
+            p.close()
+        w.wait_done("cf2-1", timeout=30)
+        got = collections.Counter(m["rcpt"][0] for m, _ in
+                                  w.smtp.messages())
+        assert len(got) == 3 and set(got.values()) == {1}, got
+        log = w.d.log()
+        assert "commit failed: injected fault" in log, log[-2000:]
+        assert "deliver: a commit failed" not in log, log[-2000:]
+    finally:
+        w.close()
+
+
 def test_critical_overtakes_bulk():
     n = 60 if ASAN else 200
     w = world("prio")

@@ -1660,6 +1660,47 @@ test_counts(void **state)
 	journal_close(jr);
 }
 
+/* The floor below which deliveries may be sent: the first event stored in
+ * the open transaction; none outside one or after its end. */
+static void
+test_new_event_floor(void **state)
+{
+	struct tj	*t = *state;
+	struct journal	*jr;
+	struct ev	 a, b, c;
+	int64_t		 rcpt = -1, ra = 0, rb = 0, rc = 0;
+
+	jr = open_ok(t, 0);
+	ev_init(&a, "berlin", "a", 1);
+	ev_init(&b, "berlin", "b", 2);
+	ev_init(&c, "berlin", "c", 3);
+	assert_int_equal(journal_new_event_floor(jr), INT64_MAX);
+	assert_int_equal(journal_txn(jr), 0);
+	assert_int_equal(journal_txn_new_events(jr), 0);
+	assert_int_equal(journal_new_event_floor(jr), INT64_MAX);
+	assert_int_equal(journal_event_store(jr, &a.e, &rcpt, &ra),
+	    JOURNAL_STORED);
+	assert_int_equal(journal_commit(jr), 0);
+	assert_int_equal(journal_new_event_floor(jr), INT64_MAX);
+	assert_int_equal(journal_txn(jr), 0);
+	assert_int_equal(journal_event_store(jr, &b.e, &rcpt, &rb),
+	    JOURNAL_STORED);
+	assert_int_equal(journal_event_store(jr, &c.e, &rcpt, &rc),
+	    JOURNAL_STORED);
+	assert_int_equal(journal_txn_new_events(jr), 1);
+	assert_true(ra < rb && rb < rc);
+	assert_int_equal(journal_new_event_floor(jr), rb);
+	journal_rollback(jr);
+	assert_int_equal(journal_new_event_floor(jr), INT64_MAX);
+	/* A duplicate stores nothing. */
+	assert_int_equal(journal_txn(jr), 0);
+	assert_int_equal(journal_event_store(jr, &a.e, &rcpt, NULL),
+	    JOURNAL_DUPLICATE);
+	assert_int_equal(journal_new_event_floor(jr), INT64_MAX);
+	assert_int_equal(journal_commit(jr), 0);
+	journal_close(jr);
+}
+
 int
 main(void)
 {
@@ -1667,6 +1708,7 @@ main(void)
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(test_open_creates),
 		T(test_counts),
+		T(test_new_event_floor),
 		T(test_open_tightens),
 		T(test_open_not_dir),
 		T(test_reopen),
