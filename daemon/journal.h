@@ -49,9 +49,8 @@ struct journal_event {
  * rows tell it (journal_count_add) in the open transaction; a commit
  * keeps what they said, a rollback forgets it; journal_stats sees the
  * open transaction's rows, as count(*) on the connection would.  Counted
- * once with
- * count(*) at open, never again: status must not scan a table of
- * millions while critical alerts wait behind it in the loop. */
+ * with count(*) once at open, never again: status must not scan a table
+ * of millions while critical alerts wait behind it in the loop. */
 enum journal_table {
 	JOURNAL_EVENTS,
 	JOURNAL_CONTACTS,
