@@ -471,6 +471,9 @@ journal_open(const char *state_dir, int64_t max_bytes, char *err,
 	     * a CHECK ... IN (...) through a temporary B-tree on every
 	     * row (about 6 % of intake). */
 	    "PRAGMA ignore_check_constraints = ON;"
+	    /* What is deleted (an erased person above all) is overwritten
+	     * in the file, whatever the library's build default. */
+	    "PRAGMA secure_delete = ON;"
 	    "PRAGMA busy_timeout = 5000;", e, sizeof(e)) == -1) {
 		snprintf(err, errlen, "journal \"%s\": %s", jr->path, e);
 		goto fail;
@@ -486,6 +489,13 @@ journal_open(const char *state_dir, int64_t max_bytes, char *err,
 	    sizeof(v)), "2") != 0) {
 		snprintf(err, errlen, "journal \"%s\": synchronous is %s, not "
 		    "FULL (2)", jr->path, v);
+		goto fail;
+	}
+	if (strcmp(journal_pragma_text(jr->db, "PRAGMA secure_delete", v,
+	    sizeof(v)), "1") != 0) {
+		snprintf(err, errlen, "journal \"%s\": secure_delete is %s, "
+		    "not on: deleted personal data would stay in the file",
+		    jr->path, v);
 		goto fail;
 	}
 	if (journal_migrate(jr->db, e, sizeof(e)) == -1) {

@@ -271,6 +271,47 @@ def test_unsubscribe_token_resubscribe_and_erase():
     with_daemon(body)
 
 
+def test_erase_leaves_no_trace_in_the_journal_files():
+    """After an erase and the checkpoint that follows, neither the journal
+    nor its write-ahead log holds the person's name, address or id: the
+    journal deletes with secure_delete on, and the WAL is truncated."""
+    markers = (b"Zyxwvutsr", b"zyxwvutsr@marker.example", b"zz-erase-me")
+
+    def traces(d):
+        found = []
+        for name in ("journal.db", "journal.db-wal"):
+            path = os.path.join(os.path.dirname(d.db), name)
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    data = f.read()
+                found += [(name, m) for m in markers if m in data]
+        return found
+
+    def body(d):
+        for i in range(40):
+            r = d.ctl("contacts", "add", "--id", "f-%d" % i, "--name",
+                      "Filler %d" % i, "--email", "f%d@example.org" % i,
+                      "--subscriptions", "embassy.ph.berlin.")
+            assert r.returncode == 0, r.stderr
+        r = d.ctl("contacts", "add", "--id", "zz-erase-me", "--name",
+                  "Zyxwvutsr Marker", "--email", "zyxwvutsr@marker.example",
+                  "--subscriptions", "embassy.ph.berlin.")
+        assert r.returncode == 0, r.stderr
+        pub = d.publisher()
+        assert pub.request("embassy.ph.berlin.town-hall",
+                           event("er-1"))["recipients"] == 41
+        pub.close()
+        wait_for(lambda: d.query("SELECT count(*) FROM deliveries")[0][0]
+                 == 41, what="fan-out")
+        wait_for(lambda: traces(d), what="the marker on disk first")
+        r = d.ctl("contacts", "erase", "--yes", "zz-erase-me")
+        assert r.returncode == 0, r.stderr
+        wait_for(lambda: not traces(d), 10,
+                 "no trace of the erased person in the journal files")
+        assert_status_counts(d)
+    with_daemon(body)
+
+
 def test_skipped_when_unsubscribed_after_acceptance():
     def body(d):
         rows = [{"line": i + 2, "cells": {"id": "s-%d" % i, "email": "s%d@example.org" % i,
