@@ -383,6 +383,7 @@ cmd_event(const struct client_opts *o, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char	*post = NULL;
+	char		*found = NULL;
 	json_t		*req, *r;
 	int		 ch, watch = 0, rc, tty, first = 1, done;
 
@@ -421,15 +422,23 @@ cmd_event(const struct client_opts *o, int argc, char **argv)
 		    argv[optind], "post", post);
 		r = ctl_call(o, req, NULL, &rc);
 		json_decref(req);
-		if (r == NULL)
+		if (r == NULL) {
+			free(found);
 			return rc == EX_SOFTWARE ? EX_NOINPUT : rc;
+		}
 		done = event_print(o, json_object_get(r, "event"), tty, first);
+		/* Later polls name the post: the daemon then finds the
+		 * event by its key instead of scanning the events. */
+		if (post == NULL && (post = json_string_value(json_object_get(
+		    json_object_get(r, "event"), "post"))) != NULL)
+			post = found = strdup(post);
 		json_decref(r);
 		first = 0;
 		if (!watch || done)
 			break;
 		usleep(500000);
 	}
+	free(found);
 	if (tty)
 		putchar('\n');
 	return 0;

@@ -25,6 +25,16 @@
 #include "loop.h"
 
 #define BACKUP_PAGES_PER_TURN	512
+/* Deliveries of an event counted a turn for `event`: 1.7 ms here (5,000
+ * took 3.3 ms; a million in one statement 390 ms, 100,000 38 ms). */
+#define COUNT_ROWS_PER_TURN	2000
+
+struct count_job {
+	struct count_job		*next;
+	uint64_t			 conn;
+	json_t				*reply;	/* all but the counts */
+	struct journal_event_count	 ec;
+};
 
 static json_t *
 cmd_status(struct daemon *d)
@@ -98,7 +108,60 @@ commands_due(void *arg)
 {
 	struct daemon	*d = arg;
 
-	return d->backup_active ? loop_now_ms() : -1;
+	return d->backup_active || d->counts != NULL ? loop_now_ms() : -1;
+}
+
+/* A count done (rc 1) or failed (-1): its reply goes. */
+static void
+count_reply(struct daemon *d, struct count_job *j, int rc)
+{
+	json_t	*r;
+
+	if (rc == 1) {
+		json_object_set_new(json_object_get(j->reply, "event"),
+		    "deliveries", journal_event_count_json(&j->ec));
+		r = j->reply;
+	} else {
+		json_decref(j->reply);
+		r = control_error("journal", "journal error; see the daemon's"
+		    " log");
+	}
+	control_reply(d->ctl, j->conn, r, -1);
+	free(j);
+}
+
+/* One slice of the first count, which then waits behind the others. */
+static void
+count_run(struct daemon *d)
+{
+	struct count_job	*j = d->counts, **tail;
+	int			 rc;
+
+	if (j == NULL)
+		return;
+	deliver_mark(d->dv);	/* in flight reads as 'sending' */
+	rc = journal_event_count(d->jr, &j->ec, COUNT_ROWS_PER_TURN);
+	d->counts = j->next;
+	j->next = NULL;
+	if (rc != 0) {
+		count_reply(d, j, rc);
+		return;
+	}
+	for (tail = &d->counts; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = j;
+}
+
+void
+commands_free(struct daemon *d)
+{
+	struct count_job	*j;
+
+	while ((j = d->counts) != NULL) {
+		d->counts = j->next;
+		json_decref(j->reply);
+		free(j);
+	}
 }
 
 void
@@ -110,6 +173,7 @@ commands_run(void *arg)
 	char		 err[512];
 	int		 rc, fd;
 
+	count_run(d);
 	if (!d->backup_active || journal_in_txn(d->jr))
 		return;
 	rc = journal_backup_step(d->jr, BACKUP_PAGES_PER_TURN, err,
@@ -143,20 +207,50 @@ out:
 	d->backup_tmp = NULL;
 }
 
+/* The event, and its deliveries per state: counted at once when there are
+ * few, else a slice a turn (count_run), and the reply goes when done
+ * (NULL here: no reply yet). */
 static json_t *
-cmd_event(struct daemon *d, json_t *req)
+cmd_event(struct daemon *d, const struct control_peer *peer, json_t *req)
 {
-	const char	*id = json_string_value(json_object_get(req, "id"));
-	const char	*post = json_string_value(json_object_get(req, "post"));
-	json_t		*info, *r;
+	const char		*id = json_string_value(json_object_get(req,
+				    "id"));
+	const char		*post = json_string_value(json_object_get(req,
+				    "post"));
+	struct count_job	*j;
+	json_t			*info, *r;
+	int64_t			 row;
+	int			 rc;
 
 	if (id == NULL)
 		return control_error("bad_request", "event: \"id\" missing");
-	switch (journal_event_info(d->jr, post, id, &info)) {
+	switch (journal_event_info(d->jr, post, id, &info, &row)) {
 	case 1:
 		r = control_ok();
 		json_object_set_new(r, "event", info);
-		return r;
+		if ((j = calloc(1, sizeof(*j))) == NULL) {
+			json_decref(r);
+			return control_error("internal", "out of memory");
+		}
+		j->conn = peer->conn;
+		j->reply = r;
+		j->ec.event = row;
+		if ((rc = journal_event_count(d->jr, &j->ec,
+		    COUNT_ROWS_PER_TURN)) == 0) {
+			j->next = d->counts;	/* first in line: fair enough */
+			d->counts = j;
+			return NULL;
+		}
+		if (rc == 1) {
+			json_object_set_new(info, "deliveries",
+			    journal_event_count_json(&j->ec));
+			free(j);
+			return r;
+		}
+		free(j);
+		json_decref(r);
+		return control_error("journal", "journal error; see the "
+		    "daemon's log");
 	case 0:
 		return control_error("not_found", "no event %s%s%s", id,
 		    post ? " from post " : "", post ? post : "");
@@ -417,7 +511,7 @@ commands_handle(void *arg, const struct control_peer *peer, json_t *req)
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(d);
 	if (strcmp(cmd, "event") == 0)
-		return cmd_event(d, req);
+		return cmd_event(d, peer, req);
 	if (strcmp(cmd, "preview") == 0) {
 		reply = cmd_preview(d, peer, req, &wrote);
 		return wrote ? defer_reply(d, peer, reply) : reply;

@@ -184,6 +184,7 @@ enum {
 	ST_EVENT_FIND,
 	ST_EVENT_INSERT,
 	ST_FEED_SEQ,
+	ST_EVENT_COUNT,
 	ST_MAX
 };
 
@@ -193,6 +194,10 @@ static const char *const journal_sql[ST_MAX] = {
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_EVENT_FIND] = "SELECT sha256, recipients FROM events"
 	    " WHERE post = ?1 AND event_id = ?2",
+	/* A slice of an event's deliveries, in key order after the last. */
+	[ST_EVENT_COUNT] = "SELECT contact, channel, state FROM deliveries"
+	    " WHERE event = ?1 AND (contact, channel) > (?2, ?3)"
+	    " ORDER BY contact, channel LIMIT ?4",
 	[ST_EVENT_INSERT] = "INSERT INTO events (post, event_id, topic, type,"
 	    " priority, status, sha256, doc, source, publisher, seq,"
 	    " received_at, not_before, expires_at, replaces, cancel,"
@@ -903,25 +908,27 @@ journal_feed_last_seq(struct journal *jr, const char *source)
 
 int
 journal_event_info(struct journal *jr, const char *post, const char *event_id,
-    json_t **out)
+    json_t **out, int64_t *rowp)
 {
-	sqlite3_stmt	*st = NULL, *ds = NULL;
-	json_t		*o = NULL, *per;
+#define EVENT_INFO_COLUMNS "SELECT id, post, event_id, topic, type,"	\
+	" priority, status, received_at, recipients, fanout_done, replaces,"	\
+	" cancel, not_before, expires_at, source FROM events"
+	sqlite3_stmt	*st = NULL;
+	json_t		*o = NULL;
 	int64_t		 row = 0;
 	int		 rc = -1, n = 0;
 
 	*out = NULL;
-	if (sqlite3_prepare_v2(jr->db, "SELECT id, post, event_id, topic, type,"
-	    " priority, status, received_at, recipients, fanout_done, replaces,"
-	    " cancel, not_before, expires_at, source FROM events"
-	    " WHERE event_id = ?1 AND (?2 IS NULL OR post = ?2) LIMIT 2",
-	    -1, &st, NULL) != SQLITE_OK)
+	*rowp = 0;
+	/* Two statements: with the post, the (post, event_id) key finds it. */
+	if (sqlite3_prepare_v2(jr->db, post ? EVENT_INFO_COLUMNS
+	    " WHERE post = ?2 AND event_id = ?1 LIMIT 2" : EVENT_INFO_COLUMNS
+	    " WHERE event_id = ?1 LIMIT 2", -1, &st, NULL) != SQLITE_OK)
 		goto fail;
+#undef EVENT_INFO_COLUMNS
 	sqlite3_bind_text(st, 1, event_id, -1, SQLITE_STATIC);
 	if (post)
 		sqlite3_bind_text(st, 2, post, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 2);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (++n > 1)
 			break;
@@ -961,18 +968,8 @@ journal_event_info(struct journal *jr, const char *post, const char *event_id,
 		rc = 2;
 		goto out;
 	}
-	per = json_object();
-	json_object_set_new(o, "deliveries", per);
-	if (sqlite3_prepare_v2(jr->db, "SELECT state, count(*) FROM deliveries"
-	    " WHERE event = ?1 GROUP BY state", -1, &ds, NULL) != SQLITE_OK)
-		goto fail;
-	sqlite3_bind_int64(ds, 1, row);
-	while ((rc = sqlite3_step(ds)) == SQLITE_ROW)
-		json_object_set_new(per, (const char *)sqlite3_column_text(ds,
-		    0), json_integer(sqlite3_column_int64(ds, 1)));
-	if (rc != SQLITE_DONE)
-		goto fail;
 	*out = o;
+	*rowp = row;
 	o = NULL;
 	rc = 1;
 	goto out;
@@ -983,8 +980,65 @@ fail:
 out:
 	json_decref(o);
 	sqlite3_finalize(st);
-	sqlite3_finalize(ds);
 	return rc;
+}
+
+const char *const journal_state_names[JOURNAL_NSTATES] = {
+	"pending", "sending", "sent", "deferred", "failed", "expired",
+	"cancelled", "skipped"
+};
+
+int
+journal_event_count(struct journal *jr, struct journal_event_count *ec,
+    int max_rows)
+{
+	sqlite3_stmt	*st = jr->st[ST_EVENT_COUNT];
+	const char	*state, *channel;
+	int		 rc, i, rows = 0;
+
+	if (!ec->started) {
+		ec->contact = INT64_MIN;
+		ec->channel[0] = '\0';
+		ec->started = 1;
+	}
+	sqlite3_bind_int64(st, 1, ec->event);
+	sqlite3_bind_int64(st, 2, ec->contact);
+	sqlite3_bind_text(st, 3, ec->channel, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 4, max_rows);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rows++;
+		ec->contact = sqlite3_column_int64(st, 0);
+		channel = (const char *)sqlite3_column_text(st, 1);
+		snprintf(ec->channel, sizeof(ec->channel), "%s",
+		    channel ? channel : "");
+		state = (const char *)sqlite3_column_text(st, 2);
+		for (i = 0; state != NULL && i < JOURNAL_NSTATES; i++)
+			if (strcmp(state, journal_state_names[i]) == 0) {
+				ec->n[i]++;
+				break;
+			}
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("journal: counting event_row=%lld: %s",
+		    (long long)ec->event, sqlite3_errmsg(jr->db));
+		return -1;
+	}
+	return rows < max_rows;
+}
+
+json_t *
+journal_event_count_json(const struct journal_event_count *ec)
+{
+	json_t	*o = json_object();
+	int	 i;
+
+	for (i = 0; o != NULL && i < JOURNAL_NSTATES; i++)
+		if (ec->n[i] > 0)
+			json_object_set_new(o, journal_state_names[i],
+			    json_integer(ec->n[i]));
+	return o;
 }
 
 /* One statement with up to two integer parameters, run to its first row:

@@ -123,13 +123,32 @@ int	journal_event_store(struct journal *, const struct journal_event *,
 /* The highest seq stored from this source, 0 when none; -1 on error. */
 int64_t	journal_feed_last_seq(struct journal *, const char *source);
 
-/* An event and its deliveries per state, as a new JSON object in *out
- * (caller frees): post, id, topic, type, priority, status, received_at_ms,
- * recipients, fanout_done, deliveries {state: count}.  post may be NULL
- * when the id is unique across posts.  Returns 1 found, 0 not found, -1
- * error, 2 when post is NULL and several posts have this id. */
+/* An event, as a new JSON object in *out (caller frees): post, id, topic,
+ * type, priority, status, received_at_ms, recipients, fanout_done; and its
+ * row in *row.  post may be NULL when the id is unique across posts (then
+ * the events table is scanned; with post, its key is used).  Returns 1
+ * found, 0 not found, -1 error, 2 when post is NULL and several posts have
+ * this id. */
 int	journal_event_info(struct journal *, const char *post,
-	    const char *event_id, struct json_t **out);
+	    const char *event_id, struct json_t **out, int64_t *row);
+
+/* Counting an event's deliveries per state, a slice at a time: a big
+ * event has millions, and one statement over them would hold the loop
+ * for a second.  Zero it, set event, call journal_event_count until it
+ * returns 1 (done; -1 on an error). */
+#define JOURNAL_NSTATES	8
+struct journal_event_count {
+	int64_t	event;
+	int64_t	contact;		/* the last row counted: its key */
+	char	channel[16];
+	int	started;
+	int64_t	n[JOURNAL_NSTATES];	/* per journal_state_names[i] */
+};
+extern const char *const journal_state_names[JOURNAL_NSTATES];
+int	journal_event_count(struct journal *, struct journal_event_count *,
+	    int max_rows);
+/* The counts as {state: n}, states with none left out. */
+struct json_t *journal_event_count_json(const struct journal_event_count *);
 
 /* Retention: inside the turn's transaction, delete at most batch finished
  * events received before events_before_ms (with their deliveries), and

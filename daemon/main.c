@@ -652,6 +652,7 @@ main(int argc, char *argv[])
 	audience_free(d.aud);
 	contacts_free(d.contacts);
 	free(d.deferred);
+	commands_free(&d);
 	control_free(d.ctl);
 	zmq_ctx_term(d.zctx);
 	journal_close(d.jr);

@@ -926,6 +926,7 @@ test_event_info(void **state)
 	struct journal	*jr;
 	struct ev	 v;
 	json_t		*o;
+	int64_t		 row = -1;
 
 	jr = open_ok(t, 0);
 	ev_init(&v, "berlin", "e-1", 1);
@@ -938,8 +939,9 @@ test_event_info(void **state)
 	assert_int_equal(store_commit(jr, &v), JOURNAL_STORED);
 
 	o = (json_t *)1;
-	assert_int_equal(journal_event_info(jr, "berlin", "e-1", &o), 1);
+	assert_int_equal(journal_event_info(jr, "berlin", "e-1", &o, &row), 1);
 	assert_non_null(o);
+	assert_true(row > 0);
 	assert_string_equal(json_string_value(json_object_get(o, "post")),
 	    "berlin");
 	assert_string_equal(json_string_value(json_object_get(o, "id")),
@@ -950,23 +952,21 @@ test_event_info(void **state)
 	    "expires_at_ms")), 5000);
 	assert_null(json_object_get(o, "not_before_ms"));
 	assert_true(json_is_false(json_object_get(o, "fanout_done")));
-	assert_true(json_is_object(json_object_get(o, "deliveries")));
-	assert_int_equal(json_object_size(json_object_get(o, "deliveries")),
-	    0);
+	assert_null(json_object_get(o, "deliveries"));	/* counted apart */
 	json_decref(o);
 
-	assert_int_equal(journal_event_info(jr, NULL, "e-2", &o), 1);
+	assert_int_equal(journal_event_info(jr, NULL, "e-2", &o, &row), 1);
 	assert_string_equal(json_string_value(json_object_get(o, "post")),
 	    "munich");
 	assert_true(json_is_true(json_object_get(o, "fanout_done")));
 	json_decref(o);
 	o = (json_t *)1;
-	assert_int_equal(journal_event_info(jr, NULL, "e-1", &o), 2);
+	assert_int_equal(journal_event_info(jr, NULL, "e-1", &o, &row), 2);
 	assert_null(o);
 	o = (json_t *)1;
-	assert_int_equal(journal_event_info(jr, "berlin", "e-2", &o), 0);
+	assert_int_equal(journal_event_info(jr, "berlin", "e-2", &o, &row), 0);
 	assert_null(o);
-	assert_int_equal(journal_event_info(jr, NULL, "nope", &o), 0);
+	assert_int_equal(journal_event_info(jr, NULL, "nope", &o, &row), 0);
 	assert_null(o);
 	journal_close(jr);
 }
@@ -1701,6 +1701,74 @@ test_new_event_floor(void **state)
 	journal_close(jr);
 }
 
+/* An event's deliveries counted per state a slice at a time: every row
+ * once, in slices that end where the key left off. */
+static void
+test_event_count(void **state)
+{
+	struct tj			*t = *state;
+	struct journal			*jr;
+	struct journal_event_count	 ec;
+	struct ev			 a, b;
+	json_t				*o;
+	int64_t				 ra = 0, rb = 0, rcpt = -1;
+	char				*e = NULL;
+	int				 rc, calls = 0;
+
+	jr = open_ok(t, 0);
+	ev_init(&a, "berlin", "a", 1);
+	ev_init(&b, "berlin", "b", 2);
+	assert_int_equal(journal_txn(jr), 0);
+	assert_int_equal(journal_event_store(jr, &a.e, &rcpt, &ra),
+	    JOURNAL_STORED);
+	assert_int_equal(journal_event_store(jr, &b.e, &rcpt, &rb),
+	    JOURNAL_STORED);
+	assert_int_equal(journal_commit(jr), 0);
+	/* 1,000 contacts of a on both channels, states by contact; 5 of b. */
+	assert_int_equal(sqlite3_exec(journal_db(jr),
+	    "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c"
+	    " WHERE i < 1000) INSERT INTO deliveries (event, contact, channel,"
+	    " state, priority, next_at, created_at, updated_at)"
+	    " SELECT e.id, c.i, ch.v, CASE WHEN c.i % 10 = 0 THEN 'failed'"
+	    " WHEN c.i % 3 = 0 THEN 'pending' ELSE 'sent' END, 1, 1, 1, 1"
+	    " FROM c, (SELECT 'smtp' AS v UNION ALL SELECT 'webhook') ch,"
+	    " events e WHERE e.event_id = 'a';"
+	    "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c"
+	    " WHERE i < 5) INSERT INTO deliveries (event, contact, channel,"
+	    " state, priority, next_at, created_at, updated_at)"
+	    " SELECT e.id, c.i, 'smtp', 'skipped', 1, 1, 1, 1 FROM c, events e"
+	    " WHERE e.event_id = 'b'", NULL, NULL, &e), SQLITE_OK);
+	memset(&ec, 0, sizeof(ec));
+	ec.event = ra;
+	/* 2,000 rows in slices of 301: six full slices, then the rest. */
+	while ((rc = journal_event_count(jr, &ec, 301)) == 0)
+		assert_true(++calls < 100);
+	assert_int_equal(rc, 1);
+	assert_int_equal(calls, 6);
+	o = journal_event_count_json(&ec);
+	/* i % 10 == 0: 100 contacts; i % 3 == 0 but not those: 333 - 33;
+	 * the other 600 sent; each on two channels. */
+	assert_int_equal(json_integer_value(json_object_get(o, "failed")),
+	    200);
+	assert_int_equal(json_integer_value(json_object_get(o, "pending")),
+	    600);
+	assert_int_equal(json_integer_value(json_object_get(o, "sent")),
+	    1200);
+	assert_int_equal(json_object_size(o), 3);
+	json_decref(o);
+	memset(&ec, 0, sizeof(ec));
+	ec.event = rb;
+	assert_int_equal(journal_event_count(jr, &ec, 5000), 1);
+	assert_int_equal(ec.n[7], 5);		/* skipped */
+	memset(&ec, 0, sizeof(ec));
+	ec.event = rb + 1000;			/* none */
+	assert_int_equal(journal_event_count(jr, &ec, 10), 1);
+	o = journal_event_count_json(&ec);
+	assert_int_equal(json_object_size(o), 0);
+	json_decref(o);
+	journal_close(jr);
+}
+
 int
 main(void)
 {
@@ -1709,6 +1777,7 @@ main(void)
 		T(test_open_creates),
 		T(test_counts),
 		T(test_new_event_floor),
+		T(test_event_count),
 		T(test_open_tightens),
 		T(test_open_not_dir),
 		T(test_reopen),
