@@ -29,11 +29,14 @@
  * took 3.3 ms; a million in one statement 390 ms, 100,000 38 ms). */
 #define COUNT_ROWS_PER_TURN	2000
 
+/* A reply read from the journal a slice a turn (commands_run): an event's
+ * deliveries counted, or the "deliveries" list. */
 struct count_job {
 	struct count_job		*next;
 	uint64_t			 conn;
-	json_t				*reply;	/* all but the counts */
+	json_t				*reply;	/* event: all but the counts */
 	struct journal_event_count	 ec;
+	struct deliver_list		*list;	/* non-NULL: a list */
 };
 
 static json_t *
@@ -111,40 +114,76 @@ commands_due(void *arg)
 	return d->backup_active || d->counts != NULL ? loop_now_ms() : -1;
 }
 
-/* A count done (rc 1) or failed (-1): its reply goes. */
 static void
-count_reply(struct daemon *d, struct count_job *j, int rc)
+count_free(struct count_job *j)
 {
-	json_t	*r;
-
-	if (rc == 1) {
-		json_object_set_new(json_object_get(j->reply, "event"),
-		    "deliveries", journal_event_count_json(&j->ec));
-		r = j->reply;
-	} else {
-		json_decref(j->reply);
-		r = control_error("journal", "journal error; see the daemon's"
-		    " log");
-	}
-	control_reply(d->ctl, j->conn, r, -1);
+	json_decref(j->reply);
+	deliver_list_free(j->list);
 	free(j);
 }
 
-/* One slice of the first count, which then waits behind the others. */
+/* One slice: 1 done, 0 more to read, -1 a journal error. */
+static int
+count_step(struct daemon *d, struct count_job *j)
+{
+	if (j->list != NULL)
+		return deliver_list_step(d->dv, j->list);
+	return journal_event_count(d->jr, &j->ec, COUNT_ROWS_PER_TURN);
+}
+
+/* The reply of a job done (rc 1) or failed (-1); the job is freed. */
+static json_t *
+count_done(struct daemon *d, struct count_job *j, int rc)
+{
+	json_t	*r;
+
+	if (rc != 1)
+		r = control_error("journal", "journal error; see the daemon's"
+		    " log");
+	else if (j->list != NULL)
+		r = deliver_list_reply(d->dv, j->list);
+	else {
+		json_object_set_new(json_object_get(j->reply, "event"),
+		    "deliveries", journal_event_count_json(&j->ec));
+		r = j->reply;
+		j->reply = NULL;
+	}
+	count_free(j);
+	return r;
+}
+
+/* The first slice now; the rest a turn each (NULL: no reply yet). */
+static json_t *
+count_start(struct daemon *d, const struct control_peer *peer,
+    struct count_job *j)
+{
+	int	rc;
+
+	j->conn = peer->conn;
+	if ((rc = count_step(d, j)) != 0)
+		return count_done(d, j, rc);
+	j->next = d->counts;	/* first in line: fair enough */
+	d->counts = j;
+	return NULL;
+}
+
+/* One slice of the first job, which then waits behind the others. */
 static void
 count_run(struct daemon *d)
 {
 	struct count_job	*j = d->counts, **tail;
+	uint64_t		 conn;
 	int			 rc;
 
 	if (j == NULL)
 		return;
 	deliver_mark(d->dv);	/* in flight reads as 'sending' */
-	rc = journal_event_count(d->jr, &j->ec, COUNT_ROWS_PER_TURN);
+	rc = count_step(d, j);
 	d->counts = j->next;
 	j->next = NULL;
 	if (rc != 0) {
-		count_reply(d, j, rc);
+		conn = j->conn;		/* count_done frees j */
+		control_reply(d->ctl, conn, count_done(d, j, rc), -1);
 		return;
 	}
 	for (tail = &d->counts; *tail != NULL; tail = &(*tail)->next)
@@ -159,8 +198,7 @@ commands_free(struct daemon *d)
 
 	while ((j = d->counts) != NULL) {
 		d->counts = j->next;
-		json_decref(j->reply);
-		free(j);
+		count_free(j);
 	}
 }
 
@@ -220,7 +258,6 @@ cmd_event(struct daemon *d, const struct control_peer *peer, json_t *req)
 	struct count_job	*j;
 	json_t			*info, *r;
 	int64_t			 row;
-	int			 rc;
 
 	if (id == NULL)
 		return control_error("bad_request", "event: \"id\" missing");
@@ -232,25 +269,9 @@ cmd_event(struct daemon *d, const struct control_peer *peer, json_t *req)
 			json_decref(r);
 			return control_error("internal", "out of memory");
 		}
-		j->conn = peer->conn;
 		j->reply = r;
 		j->ec.event = row;
-		if ((rc = journal_event_count(d->jr, &j->ec,
-		    COUNT_ROWS_PER_TURN)) == 0) {
-			j->next = d->counts;	/* first in line: fair enough */
-			d->counts = j;
-			return NULL;
-		}
-		if (rc == 1) {
-			json_object_set_new(info, "deliveries",
-			    journal_event_count_json(&j->ec));
-			free(j);
-			return r;
-		}
-		free(j);
-		json_decref(r);
-		return control_error("journal", "journal error; see the "
-		    "daemon's log");
+		return count_start(d, peer, j);
 	case 0:
 		return control_error("not_found", "no event %s%s%s", id,
 		    post ? " from post " : "", post ? post : "");
@@ -505,6 +526,19 @@ commands_handle(void *arg, const struct control_peer *peer, json_t *req)
 		return wrote ? defer_reply(d, peer, reply) : reply;
 	}
 
+	if (strcmp(cmd, "deliveries") == 0) {
+		struct count_job	*j;
+		struct deliver_list	*l;
+
+		if ((l = deliver_list_start(d->dv, req, &reply)) == NULL)
+			return reply;
+		if ((j = calloc(1, sizeof(*j))) == NULL) {
+			deliver_list_free(l);
+			return control_error("internal", "out of memory");
+		}
+		j->list = l;
+		return count_start(d, peer, j);
+	}
 	if ((reply = deliver_command(d->dv, cmd, req, peer->uid, &wrote)) !=
 	    NULL)
 		return wrote ? defer_reply(d, peer, reply) : reply;

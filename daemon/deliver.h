@@ -46,6 +46,15 @@ int		 deliver_quiet(const struct deliver *);
 
 /* Answer a delivery verb ("deliveries", "retry", "cancel", "pause",
  * "resume"), or NULL when cmd is not one.  *wrote as contacts_command. */
+/* The "deliveries" request, read a slice at a time (a journal may hold
+ * millions): start (NULL with *reply an error), step until 1 (done; -1
+ * on a journal error), then the reply; free in any case. */
+struct deliver_list;
+struct deliver_list *deliver_list_start(struct deliver *, json_t *req,
+		    json_t **reply);
+int		 deliver_list_step(struct deliver *, struct deliver_list *);
+json_t		*deliver_list_reply(struct deliver *, struct deliver_list *);
+void		 deliver_list_free(struct deliver_list *);
 json_t		*deliver_command(struct deliver *, const char *cmd,
 		    json_t *req, uid_t uid, int *wrote);
 /* Status: paused, queue sizes per state, per relay and host, send rates. */

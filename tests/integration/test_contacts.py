@@ -312,10 +312,11 @@ def test_erase_leaves_no_trace_in_the_journal_files():
     with_daemon(body)
 
 
-def test_event_counts_a_big_event_in_slices():
+def test_event_and_deliveries_read_in_slices():
     """`event` on an event with more deliveries than one turn counts
     (2,000) answers after counting them in slices, with the same counts
-    as one GROUP BY, found with or without its post."""
+    as one GROUP BY, found with or without its post; `deliveries` lists
+    what one ORDER BY updated_at would, most recently changed first."""
     n = 2600    # both channels: 5,200 deliveries, three slices
 
     def body(d):
@@ -346,6 +347,39 @@ def test_event_counts_a_big_event_in_slices():
             r.stdout + r.stderr
         assert d.ctl_request({"cmd": "event", "id": "big-1",
                               "post": "nope"})["code"] == "not_found"
+        # The list, read a slice a turn too: most recently changed
+        # first, as one ORDER BY over the table would give.
+        pub = d.publisher()
+        assert pub.request("embassy.ph.berlin.consular-day",
+                           event("big-2"))["recipients"] == n
+        pub.close()
+        wait_for(lambda: d.query("SELECT count(*) FROM deliveries")[0][0]
+                 == 4 * n, what="second fan-out")
+        time.sleep(0.01)
+        r = d.ctl("cancel", "big-1")
+        assert r.returncode == 0, r.stdout + r.stderr
+
+        def want(state, limit):
+            q = ("SELECT e.event_id, c.ext_id, d.channel, d.state FROM"
+                 " deliveries d JOIN events e ON e.id = d.event JOIN"
+                 " contacts c ON c.id = d.contact %s ORDER BY d.updated_at"
+                 " DESC, d.event DESC, d.contact DESC, d.channel DESC"
+                 " LIMIT %d" % ("WHERE d.state = ?" if state else "",
+                                limit))
+            return d.query(q, state) if state else d.query(q)
+        for state, limit in ((None, 7), ("cancelled", 1000),
+                             ("pending", 3), ("sent", 5)):
+            req = {"cmd": "deliveries", "limit": limit}
+            if state:
+                req["state"] = state
+            rows = d.ctl_request(req)["deliveries"]
+            got = [(x["event"], x["contact"], x["channel"], x["state"])
+                   for x in rows]
+            assert got == want(state, limit), (state, got[:3],
+                                               want(state, limit)[:3])
+        rows = d.ctl_request({"cmd": "deliveries", "event": "big-2",
+                              "limit": 4})["deliveries"]
+        assert len(rows) == 4 and {x["event"] for x in rows} == {"big-2"}
     with_daemon(body, log_level="notice")
 
 
