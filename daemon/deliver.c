@@ -96,9 +96,11 @@ static const char *const dv_sql[DV_ST_MAX] = {
 	"UPDATE contacts SET status = 'bounced', status_at = ?2,"
 	" updated_at = ?2 WHERE id = ?1 AND status = 'active'",
 	"UPDATE contacts SET webhook_gone = 1, updated_at = ?2 WHERE id = ?1",
+	/* "+state": through the key, the expired events' deliveries only;
+	 * the due index would read the whole queue. */
 	"UPDATE deliveries SET state = 'expired', updated_at = ?1,"
 	" last_error = 'the event expired before it was sent'"
-	" WHERE state IN ('pending', 'deferred') AND event IN"
+	" WHERE +state IN ('pending', 'deferred') AND event IN"
 	" (SELECT id FROM events WHERE expires_at IS NOT NULL"
 	"  AND expires_at > ?2 AND expires_at <= ?1)",
 	"SELECT 1 FROM events WHERE expires_at IS NOT NULL"

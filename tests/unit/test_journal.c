@@ -759,8 +759,26 @@ static const struct plan_row {
 	  " contact = ?2 AND channel = ?3",
 	  "SEARCH deliveries USING PRIMARY KEY (event=? AND contact=? AND"
 	  " channel=?); ", 0 },
-	{ "SELECT state, count(*) FROM deliveries WHERE event = ?1 GROUP BY"
-	  " state", "SEARCH deliveries USING PRIMARY KEY (event=?); ", 1 },
+	/* Expiry: the expired events' deliveries, not the whole queue. */
+	{ "UPDATE deliveries SET state = 'expired' WHERE +state IN"
+	  " ('pending', 'deferred') AND event IN (SELECT id FROM events WHERE"
+	  " expires_at IS NOT NULL AND expires_at > ?2 AND expires_at <= ?1)",
+	  "SEARCH deliveries USING PRIMARY KEY (event=?)", 0 },
+	/* `event` and `deliveries` read a slice a turn from the last key. */
+	{ "SELECT contact, channel, state FROM deliveries WHERE event = ?1"
+	  " AND (contact, channel) > (?2, ?3) ORDER BY contact, channel"
+	  " LIMIT ?4", "SEARCH deliveries USING PRIMARY KEY (event=? AND"
+	  " (contact,channel)>(?,?))", 0 },
+	{ "SELECT event, contact, channel, state, updated_at FROM deliveries"
+	  " WHERE (event, contact, channel) < (?1, ?2, ?3)"
+	  " ORDER BY event DESC, contact DESC, channel DESC LIMIT ?4",
+	  "SEARCH deliveries USING PRIMARY KEY ((event,contact,channel)<(?,?,?))",
+	  0 },
+	{ "SELECT event, contact, channel, state, updated_at FROM deliveries"
+	  " WHERE event = ?1 AND (contact, channel) < (?2, ?3)"
+	  " ORDER BY contact DESC, channel DESC LIMIT ?4",
+	  "SEARCH deliveries USING PRIMARY KEY (event=? AND"
+	  " (contact,channel)<(?,?))", 0 },
 	{ "UPDATE deliveries SET state = 'cancelled' WHERE event = ?1 AND"
 	  " state IN ('pending', 'deferred')",
 	  "SEARCH deliveries USING PRIMARY KEY (event=?); ", 0 },
