@@ -220,6 +220,12 @@ struct journal {
 	int64_t		 rows[JOURNAL_NTABLES];	/* committed */
 	int64_t		 txn_rows[JOURNAL_NTABLES];	/* in the open txn */
 	int64_t		 txn_event_min;	/* first event row stored in it, or 0 */
+	/* Retention (journal_purge): the events looked at in this round
+	 * are those up to purge_after; one being checked, or one found
+	 * finished and losing its deliveries in slices. */
+	int64_t		 purge_after;
+	struct journal_event_count purge_check;
+	int64_t		 purge_event;
 	unsigned char	 secret[JOURNAL_SECRET_LEN];
 	sqlite3		*bk_db;		/* backup in progress */
 	sqlite3_backup	*bk;
@@ -671,6 +677,11 @@ journal_counts_end(struct journal *jr, int committed)
 		jr->txn_rows[i] = 0;
 	}
 	jr->txn_event_min = 0;
+	if (!committed) {
+		/* What retention found and did is undone: it starts over. */
+		jr->purge_after = jr->purge_event = 0;
+		memset(&jr->purge_check, 0, sizeof(jr->purge_check));
+	}
 }
 
 int
@@ -1071,50 +1082,107 @@ purge_step(struct journal *jr, const char *sql, int64_t a, int64_t b,
 	return rc == SQLITE_ROW;
 }
 
+static int64_t
+purge_unfinished(const struct journal_event_count *ec)
+{
+	/* journal_state_names: pending, sending, sent, deferred, ... */
+	return ec->n[0] + ec->n[1] + ec->n[3];
+}
+
+static int64_t
+purge_read(const struct journal_event_count *ec)
+{
+	int64_t	n = 0;
+	int	i;
+
+	for (i = 0; i < JOURNAL_NSTATES; i++)
+		n += ec->n[i];
+	return n;
+}
+
 int
 journal_purge(struct journal *jr, int64_t events_before_ms,
-    int64_t audit_before_ms, int batch)
+    int64_t audit_before_ms, int batch, int *more)
 {
+	/* The next candidate, in row order after those looked at in this
+	 * round. */
 	static const char *const next_event =
-	    "SELECT e.id FROM events e WHERE e.received_at < ?1 AND"
-	    " e.fanout_done = 1 AND NOT EXISTS (SELECT 1 FROM deliveries d"
-	    " WHERE d.event = e.id AND d.state IN ('pending', 'sending',"
-	    " 'deferred')) ORDER BY e.id LIMIT 1";
+	    "SELECT id FROM events WHERE received_at < ?1 AND"
+	    " fanout_done = 1 AND id > ?2 ORDER BY id LIMIT 1";
 	/* The contact of the first delivery past the budget, if any. */
 	static const char *const cut =
 	    "SELECT contact FROM deliveries WHERE event = ?1"
 	    " ORDER BY contact LIMIT 1 OFFSET ?2";
-	static const char *const chunk =
-	    "DELETE FROM deliveries WHERE event = ?1 AND contact < ?2";
-	/* Its remaining deliveries, then the event.  (The trigger
+	/* Only finished deliveries go, should one have been retried since
+	 * the check; the event goes when none is left.  (The trigger
 	 * events_deliveries would take them with it, but uncounted.) */
+	static const char *const chunk =
+	    "DELETE FROM deliveries WHERE event = ?1 AND contact < ?2"
+	    " AND state NOT IN ('pending', 'sending', 'deferred')";
 	static const char *const rest =
-	    "DELETE FROM deliveries WHERE event = ?1";
-	static const char *const event = "DELETE FROM events WHERE id = ?1";
+	    "DELETE FROM deliveries WHERE event = ?1"
+	    " AND state NOT IN ('pending', 'sending', 'deferred')";
+	static const char *const event = "DELETE FROM events WHERE id = ?1"
+	    " AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event = ?1)";
 	static const char *const audit =
 	    "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE"
 	    " at < ?1 ORDER BY id LIMIT ?2)";
-	int64_t		 id, contact;
-	int		 n = 0, events = 0, budget = JOURNAL_PURGE_DELIVERIES, rc;
-	int		 gone;
+	struct journal_event_count	*ck = &jr->purge_check;
+	int64_t				 id, contact, before;
+	int				 n = 0, events = 0, rc, gone;
+	int				 budget = JOURNAL_PURGE_DELIVERIES;
 
+	*more = 0;
 	while (events_before_ms > 0 && events < batch && budget > 0) {
-		if ((rc = purge_step(jr, next_event, events_before_ms, 0,
-		    &id)) <= 0) {
-			if (rc == -1)
+		if (jr->purge_event == 0 && ck->event == 0) {
+			if ((rc = purge_step(jr, next_event, events_before_ms,
+			    jr->purge_after, &id)) == -1)
 				return -1;
-			break;
+			if (rc == 0) {
+				jr->purge_after = 0;	/* the round is over */
+				break;
+			}
+			memset(ck, 0, sizeof(*ck));
+			ck->event = id;
 		}
-		/* More deliveries than this turn may remove: a slice of
-		 * them, the event and the rest in later turns. */
+		/* Finished?  Its deliveries are read a slice a call, not in
+		 * one statement (a million took 0.2 s). */
+		if (ck->event != 0) {
+			before = purge_read(ck);
+			if ((rc = journal_event_count(jr, ck, budget)) == -1)
+				return -1;
+			budget -= (int)(purge_read(ck) - before);
+			if (purge_unfinished(ck) > 0) {
+				jr->purge_after = ck->event;	/* not now */
+				memset(ck, 0, sizeof(*ck));
+				events++;
+				continue;
+			}
+			if (rc == 0) {
+				*more = 1;
+				break;
+			}
+			jr->purge_event = jr->purge_after = ck->event;
+			memset(ck, 0, sizeof(*ck));
+			if (budget <= 0) {
+				*more = 1;
+				break;
+			}
+		}
+		/* More deliveries than this call may remove: a slice of
+		 * them, the event and the rest in later calls. */
+		id = jr->purge_event;
 		if ((rc = purge_step(jr, cut, id, budget, &contact)) == -1)
 			return -1;
 		if (rc == 1) {
 			if (purge_step(jr, chunk, id, contact, NULL) == -1)
 				return -1;
-			n += sqlite3_changes(jr->db);
-			journal_count_add(jr, JOURNAL_DELIVERIES,
-			    -(int64_t)sqlite3_changes(jr->db));
+			gone = sqlite3_changes(jr->db);
+			n += gone;
+			journal_count_add(jr, JOURNAL_DELIVERIES, -(int64_t)gone);
+			if (gone == 0)
+				jr->purge_event = 0;	/* retried meanwhile */
+			*more = 1;
 			break;
 		}
 		if (purge_step(jr, rest, id, 0, NULL) == -1)
@@ -1123,16 +1191,23 @@ journal_purge(struct journal *jr, int64_t events_before_ms,
 		journal_count_add(jr, JOURNAL_DELIVERIES, -(int64_t)gone);
 		if (purge_step(jr, event, id, 0, NULL) == -1)
 			return -1;
-		journal_count_add(jr, JOURNAL_EVENTS,
-		    -(int64_t)sqlite3_changes(jr->db));
+		if (sqlite3_changes(jr->db) > 0) {
+			journal_count_add(jr, JOURNAL_EVENTS, -1);
+			n++;
+		}
+		n += gone;
+		jr->purge_event = 0;
 		budget -= gone + 1;
-		n++;
 		events++;
 	}
+	if (events_before_ms > 0 && (events >= batch || budget <= 0))
+		*more = 1;
 	if (audit_before_ms > 0) {
 		if (purge_step(jr, audit, audit_before_ms, batch, NULL) == -1)
 			return -1;
 		n += sqlite3_changes(jr->db);
+		if (sqlite3_changes(jr->db) >= batch)
+			*more = 1;
 	}
 	return n;
 }

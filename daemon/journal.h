@@ -154,13 +154,14 @@ struct json_t *journal_event_count_json(const struct journal_event_count *);
  * events received before events_before_ms (with their deliveries), and
  * at most batch audit entries written before audit_before_ms (0: skip
  * either).  An event is finished when its fan-out is done and none of its
- * deliveries is pending, sending or deferred.  A call removes about 2,000
- * deliveries at most: an event with more loses them in slices over
- * several calls, then goes, so that no call holds the loop long.  Returns
- * how many rows went (events, slices' deliveries and audit entries), or
- * -1. */
+ * deliveries is pending, sending or deferred.  A call reads or removes
+ * about 2,000 deliveries at most: a big event is checked, then loses its
+ * deliveries, in slices over several calls, then goes, so that no call
+ * holds the loop long.  Returns how many rows went (events, deliveries
+ * and audit entries), or -1; *more is set when a call soon after has
+ * more to do. */
 int	journal_purge(struct journal *, int64_t events_before_ms,
-	    int64_t audit_before_ms, int batch);
+	    int64_t audit_before_ms, int batch, int *more);
 
 /* Passive WAL checkpoint (outside a transaction).  0 or -1. */
 int	journal_checkpoint(struct journal *);

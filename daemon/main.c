@@ -376,20 +376,20 @@ purge_run(void *arg)
 {
 	struct daemon	*d = arg;
 	int64_t		 now = loop_wall_ms(), day = 86400000LL, ev = 0, au = 0;
-	int		 n;
+	int		 n, more;
 
 	if (d->cfg->event_retention_days > 0)
 		ev = now - d->cfg->event_retention_days * day;
 	if (d->cfg->audit_retention_days > 0)
 		au = now - d->cfg->audit_retention_days * day;
 	if (journal_txn(d->jr) == -1 ||
-	    (n = journal_purge(d->jr, ev, au, PURGE_BATCH)) == -1) {
+	    (n = journal_purge(d->jr, ev, au, PURGE_BATCH, &more)) == -1) {
 		d->next_purge = loop_now_ms() + 60000;
 		return;
 	}
 	if (n > 0)
 		log_info("journal: purged rows=%d (retention)", n);
-	d->next_purge = loop_now_ms() + (n >= PURGE_BATCH ? 0 : 60000);
+	d->next_purge = loop_now_ms() + (more ? 0 : 60000);
 }
 
 /* Fan-out runs whenever an event awaits its deliveries, a few slices per
