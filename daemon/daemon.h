@@ -54,9 +54,9 @@ struct daemon {
 	/* control replies that wait for the turn's commit */
 	struct deferred_reply	*deferred;
 	size_t			 ndeferred;
-	/* `event` replies whose deliveries are being counted, a slice a
-	 * turn (commands.c) */
-	struct count_job	*counts;
+	/* `event` and `deliveries` replies read from the journal a slice
+	 * a turn (commands.c) */
+	struct read_job		*reads;
 	/* backup in progress */
 	int			 backup_active;
 	uint64_t		 backup_conn;
@@ -70,7 +70,7 @@ void	 commands_run(void *arg);
 /* After the turn's commit (commit_rc: what journal_commit returned): send
  * the control replies that waited for it. */
 void	 commands_after_commit(struct daemon *, int commit_rc);
-/* At exit: drop the replies still being counted. */
+/* At exit: drop the replies still being read. */
 void	 commands_free(struct daemon *);
 /* main.c: reload config and allow-list; 0 or -1 (old ones kept). */
 int	 daemon_reload(struct daemon *, char *err, size_t errlen);

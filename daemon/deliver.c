@@ -1351,20 +1351,17 @@ deliver_committed(struct deliver *dv, int rc)
 		}
 		return;
 	}
+	memset(dv->cursor, 0, sizeof(dv->cursor));
+	dv->cursors = 0;
 	/* Nothing of delivery was lost with it (an intake-only turn while
 	 * nothing is in flight): sending goes on. */
-	if (dv->nwlog == 0 && dv->inflight == 0 && !dv->need_replay) {
-		memset(dv->cursor, 0, sizeof(dv->cursor));
-		dv->cursors = 0;
+	if (dv->nwlog == 0 && dv->inflight == 0 && !dv->need_replay)
 		return;
-	}
 	for (i = 0; i < dv->cap; i++)
 		if (dv->fl[i].used && !dv->fl[i].unmarked) {
 			dv->fl[i].unmarked = 1;
 			dv->nunmarked++;
 		}
-	memset(dv->cursor, 0, sizeof(dv->cursor));
-	dv->cursors = 0;
 	if (!dv->hold)
 		log_warnx("deliver: a commit failed; %zu outcomes kept to be"
 		    " written again, nothing new is sent until they are"
@@ -1855,19 +1852,6 @@ dv_event_row(struct deliver *dv, json_t *req, json_t **reply)
 	return n == 1 ? row : 0;
 }
 
-static int
-dv_valid_state(const char *s)
-{
-	static const char *const states[] = { "pending", "sending", "sent",
-	    "deferred", "failed", "expired", "cancelled", "skipped", NULL };
-	size_t	i;
-
-	for (i = 0; states[i] != NULL; i++)
-		if (strcmp(s, states[i]) == 0)
-			return 1;
-	return 0;
-}
-
 /*
  * "deliveries": the most recently changed first.  Nothing indexes
  * updated_at (it changes at every state change, in the hot path), so the
@@ -1882,7 +1866,7 @@ struct dv_hit {
 };
 
 struct deliver_list {
-	char		 state[16];	/* "": any */
+	int		 state;		/* enum journal_state; -1: any */
 	int64_t		 event;		/* 0: any */
 	int64_t		 limit;
 	int		 started;
@@ -1972,7 +1956,7 @@ deliver_list_start(struct deliver *dv, json_t *req, json_t **reply)
 	*reply = NULL;
 	if (limit <= 0 || limit > DV_LIST_MAX)
 		limit = 100;
-	if (state != NULL && !dv_valid_state(state)) {
+	if (state != NULL && journal_state_index(state) < 0) {
 		*reply = control_error("bad_request", "no state \"%.32s\"; "
 		    "expected pending, sending, sent, deferred, failed, "
 		    "expired, cancelled or skipped", state);
@@ -1987,7 +1971,7 @@ deliver_list_start(struct deliver *dv, json_t *req, json_t **reply)
 		*reply = control_error("internal", "out of memory");
 		return NULL;
 	}
-	snprintf(l->state, sizeof(l->state), "%s", state ? state : "");
+	l->state = state ? journal_state_index(state) : -1;
 	l->event = row;
 	l->limit = limit;
 	return l;
@@ -1999,7 +1983,7 @@ deliver_list_step(struct deliver *dv, struct deliver_list *l)
 	sqlite3_stmt	*st = dv->st[l->event ? DV_ST_LIST_EVENT :
 			    DV_ST_LIST_ALL];
 	struct dv_hit	 x;
-	const char	*ch, *state;
+	const char	*ch;
 	int		 rc, rows = 0;
 
 	if (!l->started) {
@@ -2023,10 +2007,9 @@ deliver_list_step(struct deliver *dv, struct deliver_list *l)
 		snprintf(l->k_channel, sizeof(l->k_channel), "%s",
 		    ch ? ch : "");
 		snprintf(x.channel, sizeof(x.channel), "%s", l->k_channel);
-		state = (const char *)sqlite3_column_text(st, 3);
 		x.updated_at = sqlite3_column_int64(st, 4);
-		if (l->state[0] == '\0' || (state != NULL &&
-		    strcmp(state, l->state) == 0))
+		if (l->state < 0 || journal_state_index((const char *)
+		    sqlite3_column_text(st, 3)) == l->state)
 			dv_heap_offer(l, &x);
 	}
 	sqlite3_reset(st);
@@ -2065,8 +2048,8 @@ deliver_list_reply(struct deliver *dv, struct deliver_list *l)
 		state = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st,
 		    4) : NULL;
 		/* Gone or changed since it was read: left out. */
-		if (state == NULL || (l->state[0] != '\0' &&
-		    strcmp(state, l->state) != 0)) {
+		if (state == NULL || (l->state >= 0 &&
+		    journal_state_index(state) != l->state)) {
 			sqlite3_reset(st);
 			if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 				json_decref(rows);

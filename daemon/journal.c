@@ -440,13 +440,29 @@ journal_pragma_text(sqlite3 *db, const char *sql, char *out, size_t outlen)
 	return out;
 }
 
+/* The setting the journal must run with: 0, or -1 with err saying what
+ * it is instead and why that will not do. */
+static int
+journal_pragma_is(struct journal *jr, const char *name, const char *want,
+    const char *why, char *err, size_t errlen)
+{
+	char	sql[64], v[32];
+
+	snprintf(sql, sizeof(sql), "PRAGMA %s", name);
+	if (strcmp(journal_pragma_text(jr->db, sql, v, sizeof(v)), want) == 0)
+		return 0;
+	snprintf(err, errlen, "journal \"%s\": %s is %s, %s", jr->path, name,
+	    v, why);
+	return -1;
+}
+
 struct journal *
 journal_open(const char *state_dir, int64_t max_bytes, char *err,
     size_t errlen)
 {
 	struct journal	*jr;
 	struct buf	 path;
-	char		 v[32], e[256];
+	char		 e[256];
 	int		 i;
 
 	if (journal_state_dir(state_dir, err, errlen) == -1)
@@ -489,26 +505,13 @@ journal_open(const char *state_dir, int64_t max_bytes, char *err,
 		snprintf(err, errlen, "journal \"%s\": %s", jr->path, e);
 		goto fail;
 	}
-	if (strcmp(journal_pragma_text(jr->db, "PRAGMA journal_mode", v,
-	    sizeof(v)), "wal") != 0) {
-		snprintf(err, errlen, "journal \"%s\": journal_mode is %s, "
-		    "not wal (is the file system able to hold a WAL?)",
-		    jr->path, v);
+	if (journal_pragma_is(jr, "journal_mode", "wal", "not wal (is the"
+	    " file system able to hold a WAL?)", err, errlen) == -1 ||
+	    journal_pragma_is(jr, "synchronous", "2", "not FULL (2)", err,
+	    errlen) == -1 ||
+	    journal_pragma_is(jr, "secure_delete", "1", "not on: deleted"
+	    " personal data would stay in the file", err, errlen) == -1)
 		goto fail;
-	}
-	if (strcmp(journal_pragma_text(jr->db, "PRAGMA synchronous", v,
-	    sizeof(v)), "2") != 0) {
-		snprintf(err, errlen, "journal \"%s\": synchronous is %s, not "
-		    "FULL (2)", jr->path, v);
-		goto fail;
-	}
-	if (strcmp(journal_pragma_text(jr->db, "PRAGMA secure_delete", v,
-	    sizeof(v)), "1") != 0) {
-		snprintf(err, errlen, "journal \"%s\": secure_delete is %s, "
-		    "not on: deleted personal data would stay in the file",
-		    jr->path, v);
-		goto fail;
-	}
 	if (journal_migrate(jr->db, e, sizeof(e)) == -1) {
 		snprintf(err, errlen, "journal \"%s\": %s", jr->path, e);
 		goto fail;
@@ -995,16 +998,29 @@ out:
 }
 
 const char *const journal_state_names[JOURNAL_NSTATES] = {
-	"pending", "sending", "sent", "deferred", "failed", "expired",
-	"cancelled", "skipped"
+	[JOURNAL_PENDING] = "pending", [JOURNAL_SENDING] = "sending",
+	[JOURNAL_SENT] = "sent", [JOURNAL_DEFERRED] = "deferred",
+	[JOURNAL_FAILED] = "failed", [JOURNAL_EXPIRED] = "expired",
+	[JOURNAL_CANCELLED] = "cancelled", [JOURNAL_SKIPPED] = "skipped"
 };
+
+int
+journal_state_index(const char *s)
+{
+	int	i;
+
+	for (i = 0; s != NULL && i < JOURNAL_NSTATES; i++)
+		if (strcmp(s, journal_state_names[i]) == 0)
+			return i;
+	return -1;
+}
 
 int
 journal_event_count(struct journal *jr, struct journal_event_count *ec,
     int max_rows)
 {
 	sqlite3_stmt	*st = jr->st[ST_EVENT_COUNT];
-	const char	*state, *channel;
+	const char	*channel;
 	int		 rc, i, rows = 0;
 
 	if (!ec->started) {
@@ -1022,13 +1038,11 @@ journal_event_count(struct journal *jr, struct journal_event_count *ec,
 		channel = (const char *)sqlite3_column_text(st, 1);
 		snprintf(ec->channel, sizeof(ec->channel), "%s",
 		    channel ? channel : "");
-		state = (const char *)sqlite3_column_text(st, 2);
-		for (i = 0; state != NULL && i < JOURNAL_NSTATES; i++)
-			if (strcmp(state, journal_state_names[i]) == 0) {
-				ec->n[i]++;
-				break;
-			}
+		if ((i = journal_state_index((const char *)
+		    sqlite3_column_text(st, 2))) >= 0)
+			ec->n[i]++;
 	}
+	ec->read += rows;
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	if (rc != SQLITE_DONE) {
@@ -1085,19 +1099,8 @@ purge_step(struct journal *jr, const char *sql, int64_t a, int64_t b,
 static int64_t
 purge_unfinished(const struct journal_event_count *ec)
 {
-	/* journal_state_names: pending, sending, sent, deferred, ... */
-	return ec->n[0] + ec->n[1] + ec->n[3];
-}
-
-static int64_t
-purge_read(const struct journal_event_count *ec)
-{
-	int64_t	n = 0;
-	int	i;
-
-	for (i = 0; i < JOURNAL_NSTATES; i++)
-		n += ec->n[i];
-	return n;
+	return ec->n[JOURNAL_PENDING] + ec->n[JOURNAL_SENDING] +
+	    ec->n[JOURNAL_DEFERRED];
 }
 
 int
@@ -1148,10 +1151,10 @@ journal_purge(struct journal *jr, int64_t events_before_ms,
 		/* Finished?  Its deliveries are read a slice a call, not in
 		 * one statement (a million took 0.2 s). */
 		if (ck->event != 0) {
-			before = purge_read(ck);
+			before = ck->read;
 			if ((rc = journal_event_count(jr, ck, budget)) == -1)
 				return -1;
-			budget -= (int)(purge_read(ck) - before);
+			budget -= (int)(ck->read - before);
 			if (purge_unfinished(ck) > 0) {
 				jr->purge_after = ck->event;	/* not now */
 				memset(ck, 0, sizeof(*ck));

@@ -136,15 +136,23 @@ int	journal_event_info(struct journal *, const char *post,
  * event has millions, and one statement over them would hold the loop
  * for a second.  Zero it, set event, call journal_event_count until it
  * returns 1 (done; -1 on an error). */
-#define JOURNAL_NSTATES	8
+enum journal_state {
+	JOURNAL_PENDING, JOURNAL_SENDING, JOURNAL_SENT, JOURNAL_DEFERRED,
+	JOURNAL_FAILED, JOURNAL_EXPIRED, JOURNAL_CANCELLED, JOURNAL_SKIPPED,
+	JOURNAL_NSTATES
+};
+extern const char *const journal_state_names[JOURNAL_NSTATES];
+/* The enum journal_state of a delivery state's name, or -1. */
+int	journal_state_index(const char *);
+
 struct journal_event_count {
 	int64_t	event;
 	int64_t	contact;		/* the last row counted: its key */
 	char	channel[16];
 	int	started;
-	int64_t	n[JOURNAL_NSTATES];	/* per journal_state_names[i] */
+	int64_t	n[JOURNAL_NSTATES];	/* per enum journal_state */
+	int64_t	read;			/* rows counted in all */
 };
-extern const char *const journal_state_names[JOURNAL_NSTATES];
 int	journal_event_count(struct journal *, struct journal_event_count *,
 	    int max_rows);
 /* The counts as {state: n}, states with none left out. */

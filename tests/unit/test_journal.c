@@ -1788,7 +1788,8 @@ test_event_count(void **state)
 	memset(&ec, 0, sizeof(ec));
 	ec.event = rb;
 	assert_int_equal(journal_event_count(jr, &ec, 5000), 1);
-	assert_int_equal(ec.n[7], 5);		/* skipped */
+	assert_int_equal(ec.n[JOURNAL_SKIPPED], 5);
+	assert_int_equal(ec.read, 5);
 	memset(&ec, 0, sizeof(ec));
 	ec.event = rb + 1000;			/* none */
 	assert_int_equal(journal_event_count(jr, &ec, 10), 1);
